@@ -1,0 +1,193 @@
+"""The Alembic migration builds the schema from nothing, idempotently, and matches the models."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateTable
+
+from storage import Repository
+from storage.engine import create_engine
+from storage.migrate import (
+    MIGRATIONS_DIR,
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+)
+from storage.models import Base
+
+EXPECTED_COLUMNS = {
+    "chat_settings": {"platform", "chat_id", "memes_only", "action", "threshold", "auto_reply", "updated_at"},
+    "classifications": {
+        "id",
+        "platform",
+        "chat_id",
+        "message_id",
+        "user_id",
+        "image_sha256",
+        "label",
+        "confidence",
+        "model_version",
+        "action_taken",
+        "reply_message_id",
+        "created_at",
+    },
+    "images": {"sha256", "data", "width", "height", "first_seen", "last_seen", "expires_at", "pinned"},
+    "corrections": {"id", "classification_id", "user_id", "label", "trusted", "created_at", "updated_at"},
+}
+
+
+def db_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite+aiosqlite:///"))
+
+
+def columns(path: Path) -> dict[str, set[str]]:
+    with sqlite3.connect(path) as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {table: {row[1] for row in db.execute(f"PRAGMA table_info({table})")} for table in tables}
+
+
+def version(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [row[0] for row in db.execute("SELECT version_num FROM alembic_version")]
+
+
+async def test_open_creates_every_table_at_head(db_url: str) -> None:
+    repo = await Repository.open(db_url)
+    await repo.aclose()
+
+    found = columns(db_path(db_url))
+    assert found == {**EXPECTED_COLUMNS, "alembic_version": {"version_num"}}
+    assert version(db_path(db_url)) == [head_revision()] == ["0001"]
+
+
+async def test_indexes_and_constraints_exist(db_url: str) -> None:
+    await upgrade(db_url)
+    with sqlite3.connect(db_path(db_url)) as db:
+        indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        foreign_keys = db.execute("PRAGMA foreign_key_list(corrections)").fetchall()
+    assert {
+        "ix_classifications_image_sha256",
+        "ix_classifications_platform_chat_id_created_at",
+        "ix_classifications_platform_chat_id_message_id",
+        "ix_classifications_platform_chat_id_reply_message_id",
+        "ix_images_expires_at",
+    } <= indexes
+    assert [(fk[2], fk[3], fk[4], fk[6]) for fk in foreign_keys] == [
+        ("classifications", "classification_id", "id", "CASCADE")
+    ]
+
+
+async def test_opening_twice_keeps_data_and_version(db_url: str) -> None:
+    repo = await Repository.open(db_url)
+    await repo.update_chat_settings(platform="discord", chat_id="9", memes_only=True)
+    await repo.aclose()
+
+    repo = await Repository.open(db_url)
+    try:
+        settings = await repo.get_chat_settings(platform="discord", chat_id="9")
+    finally:
+        await repo.aclose()
+    assert settings.memes_only is True
+    assert version(db_path(db_url)) == ["0001"]
+
+
+async def test_downgrade_to_base_and_upgrade_again(db_url: str) -> None:
+    await upgrade(db_url)
+    await downgrade(db_url, "base")
+    assert set(columns(db_path(db_url))) == {"alembic_version"}
+    assert version(db_path(db_url)) == []
+
+    repo = await Repository.open(db_url)
+    await repo.aclose()
+    assert set(columns(db_path(db_url))) == set(EXPECTED_COLUMNS) | {"alembic_version"}
+
+
+async def test_database_at_an_earlier_revision_is_upgraded_on_open(db_url: str) -> None:
+    await upgrade(db_url, "base")
+    engine = create_engine(db_url)
+    try:
+        assert await current_revision(engine) is None
+        repo = await Repository.open(db_url)
+        await repo.aclose()
+        assert await current_revision(engine) == head_revision()
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_matches_the_models(db_url: str) -> None:
+    await upgrade(db_url)
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []
+
+
+async def test_open_without_upgrade_leaves_the_schema_alone(db_url: str) -> None:
+    repo = await Repository.open(db_url, upgrade=False)
+    await repo.aclose()
+    assert "chat_settings" not in columns(db_path(db_url))
+
+
+async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(db_url: str) -> None:
+    await upgrade(db_url)
+    with sqlite3.connect(db_path(db_url)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            foreign_keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar()
+            busy_timeout = (await connection.execute(text("PRAGMA busy_timeout"))).scalar()
+    finally:
+        await engine.dispose()
+    assert foreign_keys == 1
+    assert busy_timeout is not None and busy_timeout >= 5000
+
+
+async def test_missing_directories_are_created(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'a' / 'b' / 'bot.db'}"
+    repo = await Repository.open(url)
+    await repo.aclose()
+    assert (tmp_path / "a" / "b" / "bot.db").is_file()
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])
+def test_in_memory_sqlite_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="in-memory"):
+        create_engine(url)
+
+
+@pytest.mark.parametrize("table", sorted(Base.metadata.tables))
+def test_tables_compile_for_postgresql(table: str) -> None:
+    ddl = str(CreateTable(Base.metadata.tables[table]).compile(dialect=postgresql.dialect()))
+    assert "TIMESTAMP WITH TIME ZONE" in ddl
+
+
+def test_new_revisions_render_from_the_template(tmp_path: Path) -> None:
+    config = alembic_config()
+    config.set_main_option(
+        "version_locations", os.pathsep.join([str(MIGRATIONS_DIR / "versions"), str(tmp_path)])
+    )
+
+    script = command.revision(config, message="add a column", rev_id="0002", version_path=str(tmp_path))
+
+    assert script is not None and not isinstance(script, list)
+    source = Path(script.path).read_text()
+    compile(source, script.path, "exec")
+    assert "revision: str = '0002'" in source
+    assert "down_revision: str | None = '0001'" in source
