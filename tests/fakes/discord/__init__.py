@@ -1,0 +1,1 @@
+"""A fake Discord gateway + REST server; import it through `tests.fakes.discord_api`."""

@@ -1,0 +1,1 @@
+"""A fake Telegram Bot API server; import it through `tests.fakes.telegram_api`."""
