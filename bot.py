@@ -1,0 +1,12 @@
+"""Entry point: `python bot.py [--config FILE]`, the same as `memebot run`."""
+
+from __future__ import annotations
+
+import sys
+
+from bot.cli import main
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    config = args[:2] if args[:1] == ["--config"] else []
+    sys.exit(main([*config, "run", *args[len(config) :]]))

@@ -1,0 +1,1 @@
+"""Chat platform adapters; each imports its own platform library and nothing else does."""

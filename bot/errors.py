@@ -1,0 +1,19 @@
+"""The two tiers of errors: UserError is shown as written, anything else gets an apology."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem the user can fix; its message is shown to them as written."""
+
+
+class PermissionMissing(UserError):
+    """The bot lacks a platform right it needs (e.g. deleting messages)."""
+
+
+class MessageGone(Exception):
+    """The message to act on no longer exists (deleted, too old to touch)."""
+
+
+class ConfigError(Exception):
+    """A bad setting; the message names the key."""

@@ -1,0 +1,64 @@
+"""What the bot says: verdict lines, buttons and fixed texts, in one place."""
+
+from __future__ import annotations
+
+from bot.events import Button
+from classifier import Verdict
+
+LABEL_TEXT = {"meme": "Meme", "not_meme": "Not a meme"}
+LABEL_EMOJI = {"meme": "😂", "not_meme": "🖼️"}
+OTHER_LABEL = {"meme": "not_meme", "not_meme": "meme"}
+FEEDBACK_PREFIX = "fb"
+
+HELP = """\
+I tell memes from non-memes. Post an image and I'll say which it is.
+
+/classify – reply to an image to check it
+/correct meme|not_meme – reply to an image or my verdict to set me straight
+/stats – what I've seen in this chat
+/help – this message
+
+Moderators:
+/memesonly on|off|status – remove non-memes from this chat
+/mode delete|warn|dryrun – what happens to non-memes in a memes-only chat
+/threshold 0.5–0.99 – how sure I must be before acting
+/autoreply on|off – reply to every image, or stay quiet
+/export – download the corrections as a training set (zip)"""
+
+APOLOGY = "Sorry, something went wrong on my side. It has been logged."
+
+
+def label_text(label: str) -> str:
+    return LABEL_TEXT.get(label, label)
+
+
+def verdict_line(verdict: Verdict) -> str:
+    return (
+        f"{LABEL_EMOJI.get(verdict.label, '')} {label_text(verdict.label)} ({verdict.confidence:.0%})".strip()
+    )
+
+
+def feedback_buttons(classification_id: int, index: int | None = None) -> list[Button]:
+    suffix = "" if index is None else f" {index}"
+    return [
+        Button(f"✅ Right{suffix}", feedback_payload(classification_id, right=True)),
+        Button(f"❌ Wrong{suffix}", feedback_payload(classification_id, right=False)),
+    ]
+
+
+def feedback_payload(classification_id: int, *, right: bool) -> str:
+    return f"{FEEDBACK_PREFIX}:{classification_id}:{'r' if right else 'w'}"
+
+
+def parse_feedback_payload(payload: str) -> tuple[int, bool] | None:
+    parts = payload.split(":")
+    if len(parts) != 3 or parts[0] != FEEDBACK_PREFIX or parts[2] not in ("r", "w"):
+        return None
+    try:
+        return int(parts[1]), parts[2] == "r"
+    except ValueError:
+        return None
+
+
+def percent(share: float | None) -> str:
+    return "–" if share is None else f"{share:.0%}"

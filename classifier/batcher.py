@@ -1,0 +1,198 @@
+"""DynamicBatcher: gathers concurrent requests into batches for one synchronous worker function."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from classifier.errors import ClassifierClosed, Overloaded, RequestTimedOut
+
+T = TypeVar("T")
+R = TypeVar("R")
+log = logging.getLogger(__name__)
+
+
+class _Default(enum.Enum):
+    TIMEOUT = enum.auto()
+
+
+DEFAULT_TIMEOUT = _Default.TIMEOUT
+
+
+@dataclass(frozen=True)
+class BatcherStats:
+    """Counters since start: batches run, items run, items dropped before running (timed out/cancelled)."""
+
+    batches: int = 0
+    items: int = 0
+    dropped: int = 0
+    max_batch_size: int = 0
+
+    @property
+    def mean_batch_size(self) -> float:
+        return self.items / self.batches if self.batches else 0.0
+
+
+@dataclass
+class _Pending(Generic[T, R]):
+    item: T
+    future: asyncio.Future[R]
+
+
+class DynamicBatcher(Generic[T, R]):
+    """Batches `submit()`ed items for `fn`, which runs off the event loop on one worker thread.
+
+    The worker waits for a first item, then collects up to `max_batch_size` items or until
+    `max_wait_ms` have passed since that first item, whichever comes first. `fn` returns one result
+    per item, in order; a result that is an exception is raised to that item's caller alone, and if
+    `fn` raises, every caller of that batch gets the exception while the worker carries on.
+
+    The worker starts lazily on the first `submit()` (or explicitly with `start()`). Always finish
+    with `aclose()`; nothing is cleaned up by the garbage collector.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[list[T]], Sequence[R | BaseException]],
+        *,
+        max_batch_size: int = 16,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 256,
+        timeout_s: float | None = 30.0,
+        executor: Executor | None = None,
+        name: str = "batcher",
+    ) -> None:
+        if max_batch_size < 1 or max_queue < 1 or max_wait_ms < 0:
+            raise ValueError("max_batch_size and max_queue must be >= 1 and max_wait_ms >= 0")
+        self._fn = fn
+        self._max_batch_size = max_batch_size
+        self._max_wait_s = max_wait_ms / 1000.0
+        self._max_queue = max_queue
+        self._timeout_s = timeout_s
+        self._name = name
+        self._owns_executor = executor is None
+        # One thread: a device runs one batch at a time, and torch ops are already multi-threaded.
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        # Unbounded on purpose: submit() enforces max_queue, so aclose() can always enqueue its stop
+        # marker (None) behind the last accepted item.
+        self._queue: asyncio.Queue[_Pending[T, R] | None] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._closed = False
+        self._stats = BatcherStats()
+
+    @property
+    def stats(self) -> BatcherStats:
+        return self._stats
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def start(self) -> None:
+        """Start the worker task now (optional: submit() starts it on first use)."""
+        if self._closed:
+            raise ClassifierClosed(f"{self._name} is closed")
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._run(), name=f"{self._name}-worker")
+
+    async def submit(self, item: T, *, timeout_s: float | _Default | None = DEFAULT_TIMEOUT) -> R:
+        """Queue `item` and wait for its result; Overloaded, RequestTimedOut or ClassifierClosed."""
+        if self._closed:
+            raise ClassifierClosed(f"{self._name} is closed")
+        if self._queue.qsize() >= self._max_queue:
+            raise Overloaded(f"{self._name} is overloaded ({self._max_queue} requests waiting)")
+        await self.start()
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(item, future))
+        timeout = self._timeout_s if timeout_s is DEFAULT_TIMEOUT else timeout_s
+        try:
+            # On timeout or caller cancellation the future is cancelled; the worker then skips it.
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                raise  # fn itself raised a TimeoutError for this item
+            raise RequestTimedOut(f"no result within {timeout:g} s") from None
+
+    async def aclose(self, *, drain: bool = True) -> None:
+        """Stop taking items; finish (drain=True) or fail (drain=False) queued ones; await the worker."""
+        if not self._closed:
+            self._closed = True
+            if not drain:
+                self._fail_queued(ClassifierClosed(f"{self._name} closed before this request ran"))
+            self._queue.put_nowait(None)
+        if self._worker is not None:
+            await asyncio.shield(self._worker)
+        if self._owns_executor:
+            self._executor.shutdown(wait=False)
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                batch, stop = await self._collect()
+                live = [p for p in batch if not p.future.done()]
+                self._record(dropped=len(batch) - len(live))
+                if live:
+                    await self._run_batch(live)
+                if stop:
+                    return
+        finally:
+            # Empty after a normal stop; if the worker task was cancelled, no caller may wait forever.
+            self._closed = True
+            self._fail_queued(ClassifierClosed(f"{self._name} stopped"))
+
+    async def _collect(self) -> tuple[list[_Pending[T, R]], bool]:
+        """Wait for a first item, then gather more until the batch is full or max_wait has passed."""
+        first = await self._queue.get()
+        if first is None:
+            return [], True
+        batch = [first]
+        deadline = asyncio.get_running_loop().time() + self._max_wait_s
+        while len(batch) < self._max_batch_size:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    entry = await self._queue.get()
+            except TimeoutError:
+                break
+            if entry is None:
+                return batch, True
+            batch.append(entry)
+        return batch, False
+
+    async def _run_batch(self, batch: list[_Pending[T, R]]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(self._executor, self._fn, [p.item for p in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{self._name}: fn returned {len(results)} results for {len(batch)} items")
+        except Exception as e:
+            log.warning("%s: a batch of %d failed: %r", self._name, len(batch), e)
+            results = [e] * len(batch)
+        self._record(ran=len(batch))
+        for pending, result in zip(batch, results, strict=True):
+            if pending.future.done():
+                continue  # the caller timed out or was cancelled while the batch ran
+            if isinstance(result, BaseException):
+                pending.future.set_exception(result)
+            else:
+                pending.future.set_result(result)
+
+    def _fail_queued(self, error: Exception) -> None:
+        while not self._queue.empty():
+            entry = self._queue.get_nowait()
+            if entry is not None and not entry.future.done():
+                entry.future.set_exception(error)
+
+    def _record(self, *, ran: int = 0, dropped: int = 0) -> None:
+        s = self._stats
+        self._stats = BatcherStats(
+            batches=s.batches + (1 if ran else 0),
+            items=s.items + ran,
+            dropped=s.dropped + dropped,
+            max_batch_size=max(s.max_batch_size, ran),
+        )

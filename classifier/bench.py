@@ -1,0 +1,299 @@
+"""`memebot bench`: raw model, end-to-end service and preprocessing speed on this machine, with targets."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import json
+import logging
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image, ImageDraw
+
+from classifier.errors import ClassifierError
+from classifier.model import CheckpointMeta, InferenceModel, load_checkpoint, random_checkpoint, select_device
+from classifier.preprocess import DecodeLimits, preprocess
+from classifier.service import Classifier, ClassifierSettings
+
+BATCH_SIZES = (1, 2, 4, 8, 16, 32)
+CONCURRENCY = (1, 8, 32, 128)
+IMAGE_SIZE = (640, 480)
+BASE_IMAGES = 64  # distinct photos; requests reuse them with a unique JPEG comment (see _distinct)
+# Queueing 128 callers on a slow CPU takes longer than the bot's request timeout; the bench measures
+# that latency rather than counting it as failures.
+BENCH_TIMEOUT_S = 3600.0
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    raw_min_s: float  # time each raw batch size for at least this long ...
+    raw_min_iters: int  # ... and this many batches
+    scenario_s: float  # aim each service scenario at about this long at the best raw speed
+    per_caller: int  # ... but give every caller at least this many requests
+    min_requests: int
+    max_requests: int
+    preprocess_images: int
+
+
+# A full CPU run at 224 px takes a few minutes; quick (for tests) takes seconds at 64 px.
+FULL = _Plan(
+    raw_min_s=2.0, raw_min_iters=3, scenario_s=8.0, per_caller=2, min_requests=32, max_requests=4096,
+    preprocess_images=128,
+)  # fmt: skip
+QUICK = _Plan(
+    raw_min_s=0.0, raw_min_iters=1, scenario_s=0.0, per_caller=1, min_requests=8, max_requests=128,
+    preprocess_images=16,
+)  # fmt: skip
+
+
+def run_benchmark(
+    settings: ClassifierSettings, *, out_json: Path | None, quick: bool = False, input_size: int | None = None
+) -> dict[str, Any]:
+    """Run every section on `settings.device`; synchronous (call it outside any event loop).
+
+    Without `settings.checkpoint` a random-weight ResNet101 is benched (speed is real, verdicts are
+    not). `input_size` overrides the checkpoint's input size; quick runs default to 64 px.
+    """
+    plan = QUICK if quick else FULL
+    device = select_device(settings.device)
+    with tempfile.TemporaryDirectory(prefix="memebot-bench-") as tmp:
+        checkpoint, source = _checkpoint(settings, Path(tmp), input_size or (64 if quick else 224))
+        module, meta = load_checkpoint(checkpoint, device)
+    if input_size:
+        meta = dataclasses.replace(meta, input_size=input_size)
+    model = InferenceModel(module, meta, device, settings.precision)
+    # The raw section warms the shared model up; per-scenario warm-ups would only cost time.
+    settings = dataclasses.replace(settings, request_timeout_s=BENCH_TIMEOUT_S, warmup=False)
+    log.info("bench on %s, input %d px, checkpoint %s", _describe(device), meta.input_size, source)
+    images = _photos(BASE_IMAGES)
+    raw = _bench_raw(model, plan)
+    best_raw = max(row["images_per_s"] for row in raw)
+    batched, unbatched = asyncio.run(_bench_services(model, settings, images, plan, best_raw))
+    result: dict[str, Any] = {
+        "device": _describe(device),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "precision": str(model.dtype).removeprefix("torch."),
+        "checkpoint": source,
+        "model_version": meta.model_version,
+        "input_size": meta.input_size,
+        "quick": quick,
+        "notes": [
+            f"request_timeout_s raised to {BENCH_TIMEOUT_S:g} s so queueing shows as latency, not errors",
+            "every service scenario has a fresh Classifier and distinct bytes per request (no cache hits)",
+        ],
+        "settings": json.loads(json.dumps(dataclasses.asdict(settings), default=str)),
+        "images": {"size": list(IMAGE_SIZE), "base_photos": len(images), "format": "JPEG"},
+        "raw_model": raw,
+        "service_batched": batched,
+        "service_unbatched": unbatched,
+        "preprocess": _bench_preprocess(images, meta, settings, plan),
+    }
+    result["targets"] = _targets(result, settings.max_wait_ms)
+    if out_json is not None:
+        out_json.parent.mkdir(parents=True, exist_ok=True)
+        out_json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+    """Human-readable summary of a run_benchmark() result, ending with PASS/FAIL lines."""
+    lines = [
+        f"memebot bench on {result['device']} ({result['precision']}), torch {result['torch']}",
+        f"checkpoint: {result['checkpoint']}, input {result['input_size']} px",
+        "",
+        "raw model (InferenceModel.predict)",
+        "  batch  images/s  ms/batch",
+    ]
+    lines += [
+        f"  {r['batch_size']:>5}  {r['images_per_s']:>8.1f}  {r['ms_per_batch']:>8.1f}"
+        for r in result["raw_model"]
+    ]
+    lines += ["", "service (Classifier.classify, distinct 640x480 JPEGs)"]
+    lines.append("  callers | batched images/s  p50 ms  p99 ms | unbatched images/s  p50 ms  p99 ms")
+    for b, u in zip(result["service_batched"], result["service_unbatched"], strict=True):
+        lines.append(
+            f"  {b['concurrency']:>7} | {b['images_per_s']:>16.1f} {b['p50_ms']:>7.1f} {b['p99_ms']:>7.1f} | "
+            f"{u['images_per_s']:>18.1f} {u['p50_ms']:>7.1f} {u['p99_ms']:>7.1f}"
+        )
+    pre = result["preprocess"]
+    lines += [
+        "",
+        f"preprocessing: {pre['single_thread_images_per_s']:.1f} images/s on 1 thread, "
+        f"{pre['pool_images_per_s']:.1f} images/s on {pre['pool_workers']} workers",
+        "",
+    ]
+    lines += [f"{'PASS' if t['passed'] else 'FAIL'}  {t['name']}: {t['detail']}" for t in result["targets"]]
+    return "\n".join(lines)
+
+
+def _checkpoint(settings: ClassifierSettings, tmp: Path, input_size: int) -> tuple[Path, str]:
+    if settings.checkpoint is not None:
+        return settings.checkpoint, str(settings.checkpoint)
+    path = random_checkpoint(tmp, input_size=input_size, model_version="random-init-bench")
+    return path, "random-init ResNet101 in a temporary directory (no checkpoint configured)"
+
+
+def _describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    cpu = platform.processor() or platform.machine()
+    return f"cpu ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+
+
+def _bench_raw(model: InferenceModel, plan: _Plan) -> list[dict[str, Any]]:
+    rows = []
+    size = model.meta.input_size
+    for batch_size in BATCH_SIZES:
+        batch = torch.randn(batch_size, 3, size, size)
+        model.predict(batch)  # first call per shape pays for kernel selection and allocation
+        iters, start = 0, time.perf_counter()
+        while iters < plan.raw_min_iters or time.perf_counter() - start < plan.raw_min_s:
+            model.predict(batch)
+            iters += 1
+        per_batch = (time.perf_counter() - start) / iters
+        rows.append(
+            dict(batch_size=batch_size, images_per_s=batch_size / per_batch, ms_per_batch=1000 * per_batch)
+        )
+        log.info("raw batch %d: %.1f images/s", batch_size, rows[-1]["images_per_s"])
+    return rows
+
+
+async def _bench_services(
+    model: InferenceModel, settings: ClassifierSettings, images: Sequence[bytes], plan: _Plan, best_raw: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    unbatched_settings = dataclasses.replace(settings, max_batch_size=1)
+    batched, unbatched = [], []
+    for concurrency in CONCURRENCY:
+        wanted = max(plan.min_requests, plan.per_caller * concurrency, int(best_raw * plan.scenario_s))
+        n = min(wanted, max(plan.max_requests, concurrency))
+        batched.append(await _bench_service(model, settings, images, concurrency, n))
+        unbatched.append(await _bench_service(model, unbatched_settings, images, concurrency, n))
+    return batched, unbatched
+
+
+async def _bench_service(
+    model: InferenceModel, settings: ClassifierSettings, images: Sequence[bytes], concurrency: int, n: int
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    requests = iter(range(n))  # shared by all callers: each request takes the next distinct image
+
+    async def caller(classifier: Classifier) -> None:
+        nonlocal errors
+        for i in requests:
+            data = _distinct(images[i % len(images)], i)
+            start = time.perf_counter()
+            try:
+                await classifier.classify(data)
+            except ClassifierError:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - start)
+
+    async with Classifier(model, settings) as classifier:
+        start = time.perf_counter()
+        await asyncio.gather(*(caller(classifier) for _ in range(concurrency)))
+        wall = time.perf_counter() - start
+        stats = classifier.batcher_stats
+    row = {
+        "concurrency": concurrency,
+        "max_batch_size": settings.max_batch_size,
+        "requests": n,
+        "errors": errors,
+        "images_per_s": len(latencies) / wall,
+        "p50_ms": 1000 * float(np.percentile(latencies, 50)) if latencies else float("nan"),
+        "p99_ms": 1000 * float(np.percentile(latencies, 99)) if latencies else float("nan"),
+        "mean_batch_size": stats.mean_batch_size,
+    }
+    log.info("service %s", row)
+    return row
+
+
+def _bench_preprocess(
+    images: Sequence[bytes], meta: CheckpointMeta, settings: ClassifierSettings, plan: _Plan
+) -> dict[str, Any]:
+    limits = DecodeLimits(settings.max_image_bytes, settings.max_pixels, settings.max_frames)
+    work = [images[i % len(images)] for i in range(plan.preprocess_images)]
+    start = time.perf_counter()
+    for data in work:
+        preprocess(data, meta, limits)
+    single = len(work) / (time.perf_counter() - start)
+    with ThreadPoolExecutor(settings.preprocess_workers) as pool:
+        start = time.perf_counter()
+        list(pool.map(lambda data: preprocess(data, meta, limits), work))
+        pooled = len(work) / (time.perf_counter() - start)
+    return {
+        "images": len(work),
+        "single_thread_images_per_s": single,
+        "pool_workers": settings.preprocess_workers,
+        "pool_images_per_s": pooled,
+    }
+
+
+def _targets(result: Mapping[str, Any], max_wait_ms: float) -> list[dict[str, Any]]:
+    best_raw = max(r["images_per_s"] for r in result["raw_model"])
+    targets = []
+    for b, u in zip(result["service_batched"], result["service_unbatched"], strict=True):
+        if b["concurrency"] < 32:
+            continue
+        passed = b["images_per_s"] >= 0.9 * best_raw and b["images_per_s"] > u["images_per_s"]
+        detail = (
+            f"{b['images_per_s']:.1f} images/s; needs >= {0.9 * best_raw:.1f} (90% of best raw "
+            f"{best_raw:.1f}) and > unbatched {u['images_per_s']:.1f}"
+        )
+        targets.append(
+            {"name": f"throughput with {b['concurrency']} callers", "passed": passed, "detail": detail}
+        )
+    b1, u1 = result["service_batched"][0], result["service_unbatched"][0]
+    bound = u1["p50_ms"] + max_wait_ms + 5.0
+    targets.append(
+        {
+            "name": "latency with 1 caller",
+            "passed": b1["p50_ms"] <= bound,
+            "detail": f"batched p50 {b1['p50_ms']:.1f} ms; needs <= {bound:.1f} "
+            "(unbatched p50 + max_wait_ms + 5)",
+        }
+    )
+    return targets
+
+
+def _photos(count: int, *, seed: int = 0) -> list[bytes]:
+    """Photo-like JPEGs: smooth random colour fields, a few shapes and sensor-like grain."""
+    rng = np.random.default_rng(seed)
+    width, height = IMAGE_SIZE
+    photos = []
+    for _ in range(count):
+        img = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize(
+            IMAGE_SIZE, Image.Resampling.BICUBIC
+        )
+        draw = ImageDraw.Draw(img)
+        for _ in range(6):
+            x0, y0 = int(rng.integers(0, width - 40)), int(rng.integers(0, height - 40))
+            box = (x0, y0, x0 + int(rng.integers(20, 240)), y0 + int(rng.integers(20, 180)))
+            colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+            (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+        grain = rng.normal(0.0, 6.0, (height, width, 3))
+        pixels = np.clip(np.asarray(img, dtype=np.float32) + grain, 0, 255).astype(np.uint8)
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, "JPEG", quality=85)
+        photos.append(out.getvalue())
+    return photos
+
+
+def _distinct(jpeg: bytes, index: int) -> bytes:
+    """The same JPEG with a unique comment segment: same decode cost, different sha256 (no cache hit)."""
+    comment = f"memebot-bench-{index}".encode()
+    return jpeg[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + jpeg[2:]

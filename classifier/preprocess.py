@@ -1,0 +1,228 @@
+"""Safe image decoding and letterboxing into model tensors; pure functions run in a thread pool.
+
+Rules, in order: the byte size is checked before anything; width x height is checked from the header
+before any pixel data is decoded; only common photo/meme formats are opened (never EPS and friends,
+which shell out to other programs); EXIF orientation is applied; every mode becomes RGB, transparent
+parts composited over white (memes with transparency are usually drawn on white).
+
+Animated images (GIF, WebP, APNG): up to `max_frames` frames are sampled, evenly spaced from the first
+to the last frame, both included. The verdict for such an image is the mean of the per-frame class
+probabilities. Because a GIF must decode every frame up to the one shown, only the first
+`max_frames * max_pixels / (width * height)` frames are eligible, so a long animation costs at most
+about `max_frames` full-size decodes.
+
+Resizing letterboxes: the longest side is scaled to the model's input size and the rest is padded
+with the normalisation mean (zeros after normalising), so top/bottom captions are never cropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from classifier.errors import InvalidImage
+from classifier.model import CheckpointMeta
+
+with contextlib.suppress(ImportError):  # HEIC/HEIF from phones; without pillow-heif those fail alone.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+
+Image.init()
+# Only formats people actually post; HEIF/AVIF only when a plugin for them is installed.
+ALLOWED_FORMATS = tuple(
+    f for f in ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF", "AVIF") if f in Image.OPEN
+)
+# Formats whose extra frames are animation; MPO/TIFF/HEIF extra frames are previews, pages or depth.
+ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
+MB = 1024 * 1024
+NOT_AN_IMAGE = "That file is not an image I can read."
+DAMAGED = "That image is damaged or incomplete, so I can't read it."
+_RESAMPLE = Image.Resampling.BILINEAR
+# Shrink by whole factors first (fast box reduce), then filter: close to exact resampling, much faster.
+_REDUCING_GAP = 3.0
+_EXIF_ORIENTATION = 0x0112
+# Same table as ImageOps.exif_transpose, applied here so a broken EXIF block cannot reject an image.
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+WHITE = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What an uploaded image may cost us: file size, pixels per frame, frames sampled."""
+
+    max_bytes: int = 20 * MB
+    max_pixels: int = 40_000_000
+    max_frames: int = 4
+
+
+def decode_frames(data: bytes, limits: DecodeLimits, *, draft_size: int | None = None) -> list[Image.Image]:
+    """Decode `data` into 1..max_frames upright RGB frames, or raise InvalidImage.
+
+    `draft_size` (optional) is the smallest side the caller needs: JPEGs are then decoded at a
+    reduced DCT scale that keeps both sides at least that large, which is several times faster.
+    """
+    _check_byte_size(data, limits)
+    with _readable_image(limits):
+        img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+        _check_pixels(img.size, limits)
+        if draft_size:
+            img.draft("RGB", (draft_size, draft_size))
+        transpose = _orientation_transpose(img)
+        frames: list[Image.Image] = []
+        for index in frame_indices(img, limits):
+            try:
+                img.seek(index)
+                frame = to_rgb(img)
+            except (EOFError, OSError):
+                if not frames:
+                    raise
+                break  # fewer frames than promised, or a damaged tail: the frames so far still count
+            frames.append(frame.transpose(transpose) if transpose is not None else frame)
+    return frames
+
+
+def frame_indices(img: Image.Image, limits: DecodeLimits) -> list[int]:
+    """Indices of the frames to sample: evenly spaced, first and last included (see module docs)."""
+    animated = img.format in ANIMATED_FORMATS and getattr(img, "is_animated", False)
+    if limits.max_frames <= 1 or not animated:
+        return [0]
+    width, height = img.size
+    budget = max(1, limits.max_frames * limits.max_pixels // max(1, width * height))
+    n = min(int(getattr(img, "n_frames", 1)), budget)
+    if n <= limits.max_frames:
+        return list(range(n))
+    step = (n - 1) / (limits.max_frames - 1)
+    return sorted({round(i * step) for i in range(limits.max_frames)})
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB: transparency over white, 16/32-bit and float scaled down to 8 bits."""
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return Image.fromarray(_to_uint8(np.asarray(img), img.mode)).convert("RGB")
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    if not has_alpha:
+        return img.convert("RGB")
+    rgba = img.convert("RGBA")
+    background = Image.new("RGB", img.size, WHITE)
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background
+
+
+def to_tensor(img: Image.Image, meta: CheckpointMeta) -> torch.Tensor:
+    """Letterbox an RGB image into a normalised [3, S, S] float tensor (padding is exactly zero)."""
+    size = meta.input_size
+    width, height = img.size
+    scale = size / max(width, height)
+    new_w, new_h = max(1, min(size, round(width * scale))), max(1, min(size, round(height * scale)))
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
+    resized = rgb.resize((new_w, new_h), _RESAMPLE, reducing_gap=_REDUCING_GAP)
+    pixels = torch.from_numpy(np.array(resized, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
+    mean = torch.tensor(meta.mean).view(3, 1, 1)
+    std = torch.tensor(meta.std).view(3, 1, 1)
+    out = torch.zeros(3, size, size)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    out[:, top : top + new_h, left : left + new_w] = (pixels - mean) / std
+    return out
+
+
+def preprocess(data: bytes, meta: CheckpointMeta, limits: DecodeLimits) -> torch.Tensor:
+    """Image bytes -> [F, 3, S, S] model input, F = sampled frames (1 for a still image)."""
+    frames = decode_frames(data, limits, draft_size=meta.input_size * 2)
+    return torch.stack([to_tensor(frame, meta) for frame in frames])
+
+
+def make_thumbnail(data: bytes, *, max_side: int, limits: DecodeLimits) -> tuple[bytes, int, int]:
+    """RGB JPEG (quality 90) of the first frame, longest side <= max_side (never upscaled)."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be positive, got {max_side}")
+    first_only = DecodeLimits(max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, max_frames=1)
+    img = decode_frames(data, first_only, draft_size=max_side)[0]
+    img.thumbnail((max_side, max_side))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=90)
+    return out.getvalue(), img.width, img.height
+
+
+def _check_byte_size(data: bytes, limits: DecodeLimits) -> None:
+    if not data:
+        raise InvalidImage("That is an empty file, not an image.")
+    if len(data) > limits.max_bytes:
+        raise InvalidImage(
+            f"That image is too large ({len(data) / MB:.1f} MB; the limit is {limits.max_bytes / MB:g} MB)."
+        )
+
+
+def _check_pixels(size: tuple[int, int], limits: DecodeLimits) -> None:
+    pixels = size[0] * size[1]
+    if pixels > limits.max_pixels:
+        raise InvalidImage(_too_many_pixels(pixels, limits.max_pixels))
+    if pixels == 0:
+        raise InvalidImage(DAMAGED)
+
+
+def _too_many_pixels(pixels: int | None, limit: int) -> str:
+    count = f"{pixels / 1e6:.1f} megapixels; " if pixels else ""
+    return f"That image has too many pixels ({count}the limit is {limit / 1e6:g})."
+
+
+@contextlib.contextmanager
+def _readable_image(limits: DecodeLimits) -> Iterator[None]:
+    """Turn whatever Pillow raises on hostile or broken input into an InvalidImage."""
+    try:
+        yield
+    except InvalidImage:
+        raise
+    except Image.DecompressionBombError as e:
+        # Pillow's own, looser bomb limit fired inside Image.open, before our check could see the size.
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        pixels = int(found.group(1)) if found else None
+        raise InvalidImage(_too_many_pixels(pixels, limits.max_pixels)) from e
+    except UnidentifiedImageError as e:
+        raise InvalidImage(NOT_AN_IMAGE) from e
+    except MemoryError as e:
+        raise InvalidImage("That image is too big to open.") from e
+    # Pillow's decoders signal broken data with many exception types (OSError for truncation,
+    # SyntaxError, ValueError, struct.error, IndexError, ...); none of them must reach the caller raw.
+    except Exception as e:
+        raise InvalidImage(DAMAGED) from e
+
+
+def _orientation_transpose(img: Image.Image) -> Image.Transpose | None:
+    try:
+        orientation = img.getexif().get(_EXIF_ORIENTATION)
+    except Exception:  # a malformed EXIF block only costs us the orientation, not the image
+        return None
+    return _ORIENTATION_TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+
+
+def _to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
+    """Scale integer/float pixel data to 0..255 by its nominal range instead of clipping it."""
+    data = values.astype(np.float64)
+    if mode.startswith("I;16"):
+        return np.round(data / 257.0).astype(np.uint8)
+    low, high = float(data.min(initial=0.0)), float(data.max(initial=0.0))
+    if mode == "F" and low >= 0.0 and high <= 1.0:
+        scaled = data * 255.0
+    elif low >= 0.0 and high <= 255.0:
+        scaled = data
+    elif low >= 0.0 and high <= 65535.0:  # 16-bit data that Pillow widened to mode I
+        scaled = data / 257.0
+    else:
+        scaled = (data - low) * (255.0 / max(high - low, 1e-12))
+    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)

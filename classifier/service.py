@@ -1,0 +1,231 @@
+"""Classifier: the async service the bot calls: cache, preprocessing pool, dynamic batcher, model."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import NamedTuple
+
+import torch
+
+from classifier.batcher import BatcherStats, DynamicBatcher
+from classifier.errors import CheckpointError, ClassifierClosed
+from classifier.model import CheckpointMeta, InferenceModel
+from classifier.preprocess import DecodeLimits, make_thumbnail, preprocess
+
+# Hashing a big upload takes milliseconds; past this size it runs in the pool, not on the event loop.
+_HASH_INLINE_MAX = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer for one image: winning label, its probability, and every class's probability."""
+
+    label: str
+    confidence: float
+    model_version: str
+    sha256: str
+    probabilities: Mapping[str, float] = field(hash=False)  # read-only; left out of hash() only
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    checkpoint: Path | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    max_batch_size: int = 16
+    max_wait_ms: float = 5.0
+    max_queue: int = 256
+    request_timeout_s: float = 30.0
+    preprocess_workers: int = 2
+    cache_size: int = 4096
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    max_frames: int = 4
+    warmup: bool = True
+
+
+class CacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    size: int
+    maxsize: int
+
+
+class Classifier:
+    """Classifies image bytes concurrently: one model, one batcher, a preprocessing thread pool.
+
+    Use as `async with Classifier(...) as c:` or call `start()` and, always, `aclose()`.
+    """
+
+    def __init__(self, model: InferenceModel, settings: ClassifierSettings) -> None:
+        self._model = model
+        self._settings = settings
+        self._limits = DecodeLimits(
+            max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels, max_frames=settings.max_frames
+        )
+        self._pool = ThreadPoolExecutor(settings.preprocess_workers, thread_name_prefix="memebot-preprocess")
+        self._inference_thread = ThreadPoolExecutor(1, thread_name_prefix="memebot-inference")
+        self._batcher: DynamicBatcher[torch.Tensor, torch.Tensor] = DynamicBatcher(
+            self._predict_frames,
+            max_batch_size=settings.max_batch_size,
+            max_wait_ms=settings.max_wait_ms,
+            max_queue=settings.max_queue,
+            timeout_s=settings.request_timeout_s,
+            executor=self._inference_thread,
+            name="memebot-inference",
+        )
+        self._cache: OrderedDict[str, Verdict] = OrderedDict()
+        self._in_flight: dict[str, asyncio.Task[Verdict]] = {}
+        self._hits = 0
+        self._misses = 0
+        self._closed = False
+        self._close_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: ClassifierSettings) -> Classifier:
+        """Load `settings.checkpoint` on `settings.device`; CheckpointError when none is configured."""
+        if settings.checkpoint is None:
+            raise CheckpointError(
+                "no classifier checkpoint configured: set the classifier 'checkpoint' setting to a "
+                "directory holding model.safetensors and model.json (as written by `memebot train`, or, "
+                "untrained and only for testing, by classifier.model.random_checkpoint)"
+            )
+        model = InferenceModel.from_checkpoint(settings.checkpoint, settings.device, settings.precision)
+        return cls(model, settings)
+
+    @property
+    def settings(self) -> ClassifierSettings:
+        return self._settings
+
+    @property
+    def meta(self) -> CheckpointMeta:
+        return self._model.meta
+
+    @property
+    def model_version(self) -> str:
+        return self._model.meta.model_version
+
+    @property
+    def batcher_stats(self) -> BatcherStats:
+        return self._batcher.stats
+
+    def cache_info(self) -> CacheInfo:
+        return CacheInfo(self._hits, self._misses, len(self._cache), self._settings.cache_size)
+
+    async def start(self) -> None:
+        """Start the batcher and, if configured, warm the model up on its inference thread."""
+        self._check_open()
+        await self._batcher.start()
+        if self._settings.warmup:
+            sizes = sorted({1, self._settings.max_batch_size})
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._inference_thread, self._model.warmup, sizes)
+
+    async def classify(self, data: bytes) -> Verdict:
+        """Verdict for image bytes; InvalidImage, Overloaded, RequestTimedOut or ClassifierClosed."""
+        self._check_open()
+        digest = await self._sha256(data)
+        self._check_open()  # aclose() may have begun while we hashed
+        cached = self._cache.get(digest)
+        if cached is not None:
+            self._cache.move_to_end(digest)
+            self._hits += 1
+            return cached
+        task = self._in_flight.get(digest)
+        if task is None:
+            self._misses += 1
+            task = asyncio.create_task(self._compute(data, digest), name=f"classify-{digest[:12]}")
+            self._in_flight[digest] = task
+            task.add_done_callback(lambda t: self._finished(digest, t))
+        else:
+            self._hits += 1
+        # shield: one caller giving up must not cancel the work other callers of the same image share.
+        return await asyncio.shield(task)
+
+    async def thumbnail(self, data: bytes, *, max_side: int = 512) -> tuple[bytes, int, int]:
+        """A JPEG copy of the image (longest side <= max_side) with its width and height."""
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, lambda: make_thumbnail(data, max_side=max_side, limits=self._limits)
+        )
+
+    async def aclose(self) -> None:
+        """Finish accepted requests, then stop the batcher and the thread pools; idempotent."""
+        self._closed = True
+        if self._close_task is None:
+            self._close_task = asyncio.create_task(self._close())
+        await asyncio.shield(self._close_task)
+
+    async def __aenter__(self) -> Classifier:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def _close(self) -> None:
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        await self._batcher.aclose(drain=True)
+        self._pool.shutdown(wait=False)
+        self._inference_thread.shutdown(wait=False)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClassifierClosed("the classifier is shut down")
+
+    async def _sha256(self, data: bytes) -> str:
+        if len(data) <= _HASH_INLINE_MAX:
+            return hashlib.sha256(data).hexdigest()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: hashlib.sha256(data).hexdigest())
+
+    async def _compute(self, data: bytes, digest: str) -> Verdict:
+        loop = asyncio.get_running_loop()
+        frames = await loop.run_in_executor(self._pool, preprocess, data, self.meta, self._limits)
+        submits = [asyncio.ensure_future(self._batcher.submit(frame)) for frame in frames]
+        try:
+            rows = await asyncio.gather(*submits)
+        except BaseException:
+            for pending in submits:
+                pending.cancel()
+            raise
+        verdict = self._verdict(torch.stack(rows).mean(dim=0), digest)
+        self._remember(digest, verdict)
+        return verdict
+
+    def _verdict(self, probabilities: torch.Tensor, digest: str) -> Verdict:
+        values = [float(p) for p in probabilities]
+        best = max(range(len(values)), key=values.__getitem__)
+        return Verdict(
+            label=self.meta.classes[best],
+            confidence=values[best],
+            model_version=self.model_version,
+            sha256=digest,
+            probabilities=MappingProxyType(dict(zip(self.meta.classes, values, strict=True))),
+        )
+
+    def _predict_frames(self, frames: list[torch.Tensor]) -> Sequence[torch.Tensor]:
+        return list(self._model.predict(torch.stack(frames)).unbind(0))
+
+    def _remember(self, digest: str, verdict: Verdict) -> None:
+        if self._settings.cache_size <= 0:
+            return
+        self._cache[digest] = verdict
+        self._cache.move_to_end(digest)
+        while len(self._cache) > self._settings.cache_size:
+            self._cache.popitem(last=False)
+
+    def _finished(self, digest: str, task: asyncio.Task[Verdict]) -> None:
+        self._in_flight.pop(digest, None)
+        if not task.cancelled():
+            task.exception()  # mark retrieved: if every caller gave up, nobody else will look at it

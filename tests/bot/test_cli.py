@@ -1,0 +1,103 @@
+"""The command line on real image files: classify, export, random-checkpoint, errors."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.modelfactory import meme_jpeg, not_meme_jpeg
+
+
+def config_file(tmp_path: Path, checkpoint: Path | None) -> Path:
+    lines = [f"[storage]\nurl = 'sqlite+aiosqlite:///{tmp_path / 'cli.db'}'"]
+    if checkpoint is not None:
+        lines.append(f"[classifier]\ncheckpoint = '{checkpoint}'\nwarmup = false")
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> dict[str, Path]:
+    files = {
+        "meme": (tmp_path / "meme.jpg", meme_jpeg()),
+        "photo": (tmp_path / "photo.jpg", not_meme_jpeg()),
+        "broken": (tmp_path / "broken.png", b"\x89PNG\r\n\x1a\n truncated"),
+    }
+    for path, data in files.values():
+        path.write_bytes(data)
+    return {name: path for name, (path, _) in files.items()}
+
+
+def test_classify_prints_label_and_confidence(
+    tmp_path: Path, bright_checkpoint: Path, images: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config_file(tmp_path, bright_checkpoint)
+    assert main(["--config", str(cfg), "classify", str(images["meme"]), str(images["photo"])]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{images['meme']}\tmeme\t")
+    assert out[1].startswith(f"{images['photo']}\tnot_meme\t")
+
+
+def test_classify_reports_bad_files_and_still_runs_the_rest(
+    tmp_path: Path, bright_checkpoint: Path, images: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config_file(tmp_path, bright_checkpoint)
+    missing = tmp_path / "missing.jpg"
+    args = [
+        "--config",
+        str(cfg),
+        "classify",
+        "--json",
+        str(images["broken"]),
+        str(missing),
+        str(images["meme"]),
+    ]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert "error" in rows[0] and "error" in rows[1]
+    assert rows[2]["label"] == "meme" and rows[2]["model_version"] == "brightness-test"
+    assert "2 of 3 files could not be classified" in captured.err
+
+
+def test_missing_model_stops_with_a_clear_message(
+    tmp_path: Path, images: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config_file(tmp_path, tmp_path / "no-such-model")
+    assert main(["--config", str(cfg), "classify", str(images["meme"])]) == 2
+    assert "no-such-model" in capsys.readouterr().err
+
+
+def test_bad_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[moderation]\nthreshold = 7\n")
+    assert main(["--config", str(cfg), "run"]) == 2
+    assert "[moderation] threshold" in capsys.readouterr().err
+
+
+def test_random_checkpoint_then_classify(
+    tmp_path: Path, images: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "untrained"
+    assert main(["random-checkpoint", "--out", str(out), "--input-size", "64"]) == 0
+    assert "UNTRAINED" in capsys.readouterr().out
+    cfg = config_file(tmp_path, out)
+    assert main(["--config", str(cfg), "classify", "--json", str(images["photo"])]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["label"] in ("meme", "not_meme") and row["model_version"] == "random-init"
+
+
+def test_export_of_an_empty_database_writes_an_empty_training_zip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config_file(tmp_path, None)
+    out = tmp_path / "export.zip"
+    assert main(["--config", str(cfg), "export", "--out", str(out)]) == 0
+    assert "0 images" in capsys.readouterr().out
+    with zipfile.ZipFile(out) as zf:
+        assert zf.read("labels.csv").decode().startswith("sha256,label,")

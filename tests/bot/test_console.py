@@ -1,0 +1,89 @@
+"""The console chat, the embedded default: typed lines in, the bot's answers out."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from bot.app import run_bot
+from bot.config import Config
+from tests.modelfactory import meme_jpeg, not_meme_jpeg
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def chat(config: Config, *lines: str) -> str:
+    out = io.StringIO()
+    await run_bot(config, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out)
+    return out.getvalue()
+
+
+async def test_typed_path_gets_a_verdict_and_buttons_work(config: Config, tmp_path: Path) -> None:
+    meme = tmp_path / "my meme.jpg"
+    meme.write_bytes(meme_jpeg())
+    out = await chat(config, str(meme), "!2", "/stats")
+    assert "posted my meme.jpg" in out
+    assert "😂 Meme (" in out and "[!1 ✅ Right]  [!2 ❌ Wrong]" in out
+    assert "(only you see this): Thanks! Noted: not a meme." in out
+    assert "Images checked: 1" in out
+
+
+async def test_memes_only_in_the_console(config: Config, tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(not_meme_jpeg())
+    out = await chat(config, "/memesonly on", str(photo))
+    assert "Memes-only is on" in out
+    assert "Removed a non-meme from you" in out
+    assert "(message #3 was deleted)" in out
+
+
+async def test_classify_path_correct_and_export(config: Config, tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(not_meme_jpeg())
+    out = await chat(config, f"/classify {photo}", "/correct meme", "/export")
+    assert "Not a meme" in out and "Noted: meme." in out
+    exported = list((tmp_path / "exports").glob("*.zip"))
+    assert len(exported) == 1
+    with zipfile.ZipFile(exported[0]) as zf:
+        assert any(name.startswith("meme/") for name in zf.namelist())
+
+
+async def test_bad_input_is_explained(config: Config, tmp_path: Path) -> None:
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("hello")
+    out = await chat(config, "/nope", str(tmp_path / "missing.png"), str(text_file), "!9")
+    assert "I don't know /nope" in out
+    assert "no such file" in out
+    assert "⚠️" in out  # the text file is not an image
+    assert "no such button" in out
+
+
+async def test_state_lives_in_the_database_across_runs(config: Config) -> None:
+    await chat(config, "/memesonly on")
+    assert "Memes-only is on" in await chat(config, "/memesonly status")
+
+
+def test_python_bot_py_runs_the_console_chat(tmp_path: Path, bright_checkpoint: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f"[storage]\nurl = 'sqlite+aiosqlite:///{tmp_path / 'c.db'}'\n"
+        f"[classifier]\ncheckpoint = '{bright_checkpoint}'\n"
+    )
+    meme = tmp_path / "meme.jpg"
+    meme.write_bytes(meme_jpeg())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMEBOT_")}
+    result = subprocess.run(
+        [sys.executable, "bot.py", "--config", str(cfg)],
+        input=f"{meme}\n/quit\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Meme (" in result.stdout

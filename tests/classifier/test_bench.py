@@ -1,0 +1,41 @@
+"""`memebot bench` in quick mode: every section measured, targets evaluated, JSON written."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from classifier.bench import BATCH_SIZES, CONCURRENCY, format_table, run_benchmark
+from classifier.service import ClassifierSettings
+
+
+def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
+    out = tmp_path / "bench" / "result.json"
+    # No checkpoint: the bench makes a random-weight one itself (and says so).
+    settings = ClassifierSettings(checkpoint=None, device="cpu", max_batch_size=8, warmup=False)
+    result = run_benchmark(settings, out_json=out, quick=True)
+
+    written = json.loads(out.read_text())
+    assert written == json.loads(json.dumps(result))
+    assert written["device"].startswith("cpu") and written["torch"] and written["input_size"] == 64
+    assert written["checkpoint"].startswith("random-init")
+    assert written["settings"]["max_batch_size"] == 8
+    assert [r["batch_size"] for r in written["raw_model"]] == list(BATCH_SIZES)
+    assert all(r["images_per_s"] > 0 and r["ms_per_batch"] > 0 for r in written["raw_model"])
+    for section in ("service_batched", "service_unbatched"):
+        rows = written[section]
+        assert [r["concurrency"] for r in rows] == list(CONCURRENCY)
+        for r in rows:
+            assert r["errors"] == 0 and r["requests"] >= r["concurrency"]
+            assert r["images_per_s"] > 0 and 0 < r["p50_ms"] <= r["p99_ms"] and math.isfinite(r["p99_ms"])
+    assert all(r["mean_batch_size"] == 1 for r in written["service_unbatched"])
+    assert max(r["mean_batch_size"] for r in written["service_batched"]) > 1
+    pre = written["preprocess"]
+    assert pre["single_thread_images_per_s"] > 0 and pre["pool_images_per_s"] > 0
+    names = [t["name"] for t in written["targets"]]
+    assert names == ["throughput with 32 callers", "throughput with 128 callers", "latency with 1 caller"]
+    assert all(isinstance(t["passed"], bool) for t in written["targets"])
+
+    table = format_table(result)
+    assert "cpu" in table and "random-init" in table and table.count("PASS") + table.count("FAIL") == 3
