@@ -41,9 +41,33 @@ async def store_or_refresh(
             )
         )
         return
+    await _refresh(session, sha256, existing.pinned, existing.expires_at, now=now, expires_at=expires_at)
+
+
+async def refresh(session: AsyncSession, *, sha256: str, now: datetime, expires_at: datetime) -> bool:
+    """Marks a stored image seen again and moves its expiry out; False when it is not stored."""
+    found = await session.execute(
+        select(ImageRow.pinned, ImageRow.expires_at).where(ImageRow.sha256 == sha256)
+    )
+    existing = found.first()
+    if existing is None:
+        return False
+    await _refresh(session, sha256, existing.pinned, existing.expires_at, now=now, expires_at=expires_at)
+    return True
+
+
+async def _refresh(
+    session: AsyncSession,
+    sha256: str,
+    pinned: bool,
+    current_expiry: datetime | None,
+    *,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
     refreshed: dict[str, object] = {"last_seen": now}
-    if not existing.pinned:
-        refreshed["expires_at"] = max(existing.expires_at or expires_at, expires_at)
+    if not pinned:
+        refreshed["expires_at"] = max(current_expiry or expires_at, expires_at)
     await session.execute(update(ImageRow).where(ImageRow.sha256 == sha256).values(refreshed))
 
 

@@ -201,6 +201,18 @@ class Repository:
 
         await self._upsert(apply)
 
+    async def touch_image(self, *, sha256: str, retention_days: int) -> bool:
+        """A repost: keep the stored copy `retention_days` more days; False when none is stored."""
+        if retention_days <= 0:
+            return False
+        now = _now()
+        expires_at = now + timedelta(days=retention_days)
+
+        async def apply(session: AsyncSession) -> bool:
+            return await images.refresh(session, sha256=sha256, now=now, expires_at=expires_at)
+
+        return await self._upsert(apply)
+
     async def has_image(self, sha256: str) -> bool:
         async with self._read() as session:
             return await images.is_stored(session, sha256)

@@ -73,3 +73,13 @@ async def test_an_image_corrected_before_it_was_stored_is_pinned_on_arrival(
 async def test_purge_needs_an_aware_time(repo: Repository) -> None:
     with pytest.raises(ValueError, match="timezone"):
         await repo.purge_expired_images(now=datetime(2030, 1, 1))  # naive: the point of the test
+
+
+async def test_touching_a_repost_pushes_its_expiry_without_new_bytes(repo: Repository) -> None:
+    assert not await repo.touch_image(sha256=sha(1), retention_days=10)  # nothing stored yet
+    await store(repo, 1, retention_days=1)
+    assert await repo.touch_image(sha256=sha(1), retention_days=10)
+    now = datetime.now(UTC)
+
+    assert await repo.purge_expired_images(now=now + 9 * DAY) == 0
+    assert await repo.purge_expired_images(now=now + 11 * DAY) == 1
