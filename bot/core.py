@@ -142,11 +142,12 @@ class BotCore:
 
     async def _keep_image(self, sha256: str, data: bytes) -> None:
         """Store a downscaled copy so a later correction can still be used for retraining."""
-        if self._storage.retention_days <= 0 or await self._repo.has_image(sha256):
+        days = self._storage.retention_days
+        if days <= 0 or await self._repo.touch_image(sha256=sha256, retention_days=days):
             return
         thumb, width, height = await self._classifier.thumbnail(data, max_side=self._storage.image_max_side)
         await self._repo.store_image(
-            sha256=sha256, data=thumb, width=width, height=height, retention_days=self._storage.retention_days
+            sha256=sha256, data=thumb, width=width, height=height, retention_days=days
         )
 
     async def _enforce(
