@@ -1,4 +1,4 @@
-"""`memebot run | classify | export | bench | random-checkpoint`."""
+"""`memebot run | classify | explain | memeify | export | bench | random-checkpoint | dataset build`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import DEFAULT_CHECKPOINT, Config, load_config
 from bot.errors import ConfigError
 from bot.logs import setup_logging
-from classifier import CheckpointError, Classifier, ClassifierError
+from classifier import CheckpointError, Classifier, ClassifierError, DecodeLimits, InvalidImage
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 NO_DEFAULT_MODEL = """\
 memebot: the trained default model has not shipped with this version yet (README: "What does not
@@ -62,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--checkpoint", type=Path)
     classify.set_defaults(func=_cmd_classify)
 
+    _add_imaging_commands(sub)
+
     export = sub.add_parser("export", help="write the corrections as a training zip")
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--platform", help="only this platform (telegram, discord, console)")
@@ -81,7 +87,34 @@ def _parser() -> argparse.ArgumentParser:
     rand.add_argument("--out", type=Path, required=True)
     rand.add_argument("--input-size", type=int, default=224)
     rand.set_defaults(func=_cmd_random_checkpoint)
+
+    dataset = sub.add_parser("dataset", help="build the training dataset").add_subparsers(
+        dest="dataset_command", required=True
+    )
+    build = dataset.add_parser("build", help="../shared/datasets -> grouped, split, normalised images")
+    build.add_argument("--source", type=Path, default=Path("../shared/datasets"))
+    build.add_argument("--out", type=Path, required=True)
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--size", type=int, default=128, help="longest side of every stored image")
+    build.add_argument("--workers", type=int, default=1, help="render processes")
+    build.add_argument("--scale", type=float, default=1.0, help="multiply every synthetic count")
+    build.add_argument("--no-chromium", action="store_true", help="draw web pages with Pillow instead")
+    build.set_defaults(func=_cmd_dataset_build)
     return parser
+
+
+def _add_imaging_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    explain = sub.add_parser("explain", help="draw a Grad-CAM heatmap of what drove the verdict")
+    explain.add_argument("image", type=Path)
+    explain.add_argument("--out", type=Path, required=True, help="picture to write (.png or .jpg)")
+    explain.add_argument("--checkpoint", type=Path)
+    explain.set_defaults(func=_cmd_explain)
+
+    memeify = sub.add_parser("memeify", help="caption a face photo as a meme that fits its expression")
+    memeify.add_argument("image", type=Path)
+    memeify.add_argument("--out", type=Path, required=True, help="picture to write (.png or .jpg)")
+    memeify.add_argument("--seed", type=int, help="pick the same caption every time")
+    memeify.set_defaults(func=_cmd_memeify)
 
 
 def _with_checkpoint(config: Config, checkpoint: Path) -> Config:
@@ -134,6 +167,56 @@ async def _classify_files(classifier: Classifier, paths: Sequence[Path], *, as_j
     return 1 if failed else 0
 
 
+def _cmd_explain(args: argparse.Namespace, config: Config) -> int:
+    from classifier.explain import Explainer
+
+    settings = config.classifier
+    if settings.checkpoint is None:
+        raise ConfigError("[classifier] checkpoint is not set; give --checkpoint")
+    limits = DecodeLimits(settings.max_image_bytes, settings.max_pixels, max_frames=1)
+    explainer = Explainer.from_checkpoint(settings.checkpoint, device=settings.device, limits=limits)
+    try:
+        explanation = explainer.explain(args.image.read_bytes())
+    except (OSError, InvalidImage) as exc:
+        return _refuse(args.image, exc)
+    _save(explanation.picture(), args.out)
+    verdict = f"{explanation.label} ({explanation.confidence:.0%})"
+    print(f"wrote {args.out}: Grad-CAM for {verdict}, model {explanation.model_version}")
+    return 0
+
+
+def _cmd_memeify(args: argparse.Namespace, config: Config) -> int:
+    import random
+
+    from bot.errors import UserError
+    from bot.memeify import Memeifier
+
+    settings = config.classifier
+    limits = DecodeLimits(settings.max_image_bytes, settings.max_pixels, max_frames=1)
+    try:
+        meme = Memeifier.load(limits).make(args.image.read_bytes(), random.Random(args.seed))
+    except (OSError, InvalidImage, UserError) as exc:
+        return _refuse(args.image, exc)
+    _save(meme.image, args.out)
+    print(f"wrote {args.out}: {meme.summary()} Caption: {meme.caption.top} / {meme.caption.bottom}")
+    return 0
+
+
+def _refuse(path: Path, exc: Exception) -> int:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    print(f"memebot: {path}: {reason}", file=sys.stderr)
+    return 1
+
+
+def _save(picture: Image.Image, out: Path) -> None:
+    """PNG, or JPEG when `out` says so (.jpg/.jpeg): smaller, for photos."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() in (".jpg", ".jpeg"):
+        picture.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
+    else:
+        picture.save(out, "PNG", optimize=True)
+
+
 def _cmd_export(args: argparse.Namespace, config: Config) -> int:
     if args.chat and not args.platform:
         raise ConfigError("--chat needs --platform")
@@ -178,6 +261,35 @@ def _cmd_random_checkpoint(args: argparse.Namespace, config: Config) -> int:
     path = random_checkpoint(args.out, input_size=args.input_size)
     print(
         f"wrote an UNTRAINED checkpoint to {path}: its verdicts are random, use it only to test the plumbing"
+    )
+    return 0
+
+
+def _cmd_dataset_build(args: argparse.Namespace, config: Config) -> int:
+    from classifier.training.dataset import DatasetError, build_dataset
+    from classifier.training.manifest import format_summary
+    from classifier.training.plan import SynthCounts
+
+    try:
+        manifest = build_dataset(
+            args.source,
+            args.out,
+            seed=args.seed,
+            image_size=args.size,
+            counts=SynthCounts().scaled(args.scale),
+            workers=args.workers,
+            chromium=None if args.no_chromium else "auto",
+            progress=lambda message: print(message, file=sys.stderr),
+        )
+    except DatasetError as exc:
+        print(f"memebot: {exc}", file=sys.stderr)
+        return 2
+    print(format_summary(manifest.rows))
+    summary = manifest.summary
+    print(
+        f"\nwrote {manifest.path}: {len(manifest.rows)} images, {summary['groups']} groups, "
+        f"{summary['duplicates_dropped']} duplicates dropped, {len(manifest.ambiguous)} templates held out "
+        f"(ambiguous.csv), web pages by {summary['webpage_renderer']}, {summary['seconds']} s"
     )
     return 0
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bot import replies
 from bot.commands import SettingsCommands
 from bot.config import ModerationConfig, StorageConfig
-from bot.errors import MessageGone, PermissionMissing, UserError
+from bot.errors import ChatUnavailable, MessageGone, PermissionMissing, UserError
 from bot.events import (
     Button,
     ButtonPressed,
@@ -21,6 +21,7 @@ from bot.events import (
     ImageRef,
     Sender,
 )
+from bot.imaging_commands import ImagingCommands
 from bot.ratelimit import SlidingWindowLimiter
 from classifier import Classifier, InvalidImage, Overloaded, RequestTimedOut, Verdict
 from storage import ChatSettings, ClassificationRecord, Repository
@@ -49,6 +50,7 @@ class BotCore:
         repo: Repository,
         moderation: ModerationConfig,
         storage: StorageConfig,
+        imaging: ImagingCommands | None = None,
     ) -> None:
         self._classifier = classifier
         self._repo = repo
@@ -57,6 +59,7 @@ class BotCore:
         self._limiter = SlidingWindowLimiter(moderation.corrections_per_minute, 60.0)
         self._settings_commands = SettingsCommands(repo=repo, moderation=moderation)
         self._pending_deletes: dict[asyncio.Task[None], tuple[ChatContext, str]] = {}
+        self._imaging = imaging or ImagingCommands.for_classifier(classifier.settings, fetch=self._fetch)
 
     async def handle(self, event: Event) -> None:
         """The one place that catches everything: UserError is shown, the rest logged + apology."""
@@ -69,12 +72,15 @@ class BotCore:
                 await self._on_button(event)
         except UserError as exc:
             await self._tell(event, str(exc))
+        except ChatUnavailable as exc:
+            log.info("%s:%s is closed to the bot: %s", *_where(event), exc)
         except Exception:
             log.exception("failed to handle %s in %s:%s", type(event).__name__, *_where(event))
             await self._tell(event, replies.APOLOGY)
 
     async def aclose(self) -> None:
-        """Remove the self-deleting notices now rather than leave them behind."""
+        """Stop the imaging workers; remove the self-deleting notices now rather than leave them behind."""
+        self._imaging.close()
         pending = list(self._pending_deletes.items())
         self._pending_deletes.clear()
         for task, _ in pending:
@@ -227,6 +233,8 @@ class BotCore:
             await self._cmd_classify(ev)
         elif ev.name == "correct":
             await self._cmd_correct(ev)
+        elif ev.name in ImagingCommands.NAMES:
+            await self._imaging.run(ev)
         else:
             await self._settings_commands.run(ev)
 

@@ -17,3 +17,7 @@ class MessageGone(Exception):
 
 class ConfigError(Exception):
     """A bad setting; the message names the key."""
+
+
+class ChatUnavailable(Exception):
+    """The platform refuses the bot this chat (removed, blocked, banned): nobody can be told."""

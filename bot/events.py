@@ -58,7 +58,15 @@ class ChatContext(Protocol):
 
     async def send_file(
         self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
-    ) -> SentMessage: ...
+    ) -> SentMessage:
+        """Send a document (e.g. an export zip)."""
+        ...
+
+    async def send_image(
+        self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
+    ) -> SentMessage:
+        """Send a picture shown inline that users can save (PNG or JPEG bytes), unlike send_file."""
+        ...
 
     async def delete(self, message_id: str) -> None:
         """Delete a message; raises PermissionMissing or MessageGone."""

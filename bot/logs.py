@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from urllib.parse import quote
 
 MASK = "********"
 
@@ -14,7 +15,9 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        # Also the %-encoded forms: a Telegram token's ':' appears as %3A inside file URLs.
+        forms = {form for s in secrets if len(s) >= 6 for form in (s, quote(s, safe=""), quote(s))}
+        self._secrets = sorted(forms, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:

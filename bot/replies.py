@@ -15,6 +15,8 @@ I tell memes from non-memes. Post an image and I'll say which it is.
 
 /classify – reply to an image to check it
 /correct meme|not_meme – reply to an image or my verdict to set me straight
+/explain – reply to an image to see which parts drove my verdict (heatmap)
+/memeify – reply to a photo of a face and I'll caption it to match the expression
 /stats – what I've seen in this chat
 /help – this message
 
@@ -27,15 +29,24 @@ Moderators:
 
 APOLOGY = "Sorry, something went wrong on my side. It has been logged."
 
+IMAGING_USAGE = {
+    "explain": "Reply to a message with an image and send /explain: I'll show which parts drove my verdict.",
+    "memeify": "Reply to a photo of a person and send /memeify: I'll turn it into a meme.",
+}
+EXPLAIN_BUSY = "I'm busy explaining other images right now. Please try again in a minute."
+MEMEIFY_BUSY = "I'm busy making other memes right now. Please try again in a minute."
+
 
 def label_text(label: str) -> str:
     return LABEL_TEXT.get(label, label)
 
 
 def verdict_line(verdict: Verdict) -> str:
-    return (
-        f"{LABEL_EMOJI.get(verdict.label, '')} {label_text(verdict.label)} ({verdict.confidence:.0%})".strip()
-    )
+    return verdict_text(verdict.label, verdict.confidence)
+
+
+def verdict_text(label: str, confidence: float) -> str:
+    return f"{LABEL_EMOJI.get(label, '')} {label_text(label)} ({confidence:.0%})".strip()
 
 
 def feedback_buttons(classification_id: int, index: int | None = None) -> list[Button]:
@@ -62,3 +73,13 @@ def parse_feedback_payload(payload: str) -> tuple[int, bool] | None:
 
 def percent(share: float | None) -> str:
     return "–" if share is None else f"{share:.0%}"
+
+
+def explain_caption(label: str, confidence: float) -> str:
+    verdict = verdict_text(label, confidence)
+    return f"{verdict}. Red marks what pushed me most towards that verdict, blue what mattered least."
+
+
+def first_of(count: int) -> str:
+    """A note for albums: the imaging commands look at the first image only."""
+    return f" (I looked at the first of {count} images.)" if count > 1 else ""

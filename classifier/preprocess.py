@@ -124,21 +124,46 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return background
 
 
+@dataclass(frozen=True)
+class Letterbox:
+    """Where a letterboxed image's content sits inside the S x S model input."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+def letterbox_geometry(width: int, height: int, size: int) -> Letterbox:
+    """The content box `to_tensor` uses: longest side scaled to `size`, centred, the rest padding."""
+    scale = size / max(width, height)
+    new_w, new_h = max(1, min(size, round(width * scale))), max(1, min(size, round(height * scale)))
+    return Letterbox(left=(size - new_w) // 2, top=(size - new_h) // 2, width=new_w, height=new_h)
+
+
 def to_tensor(img: Image.Image, meta: CheckpointMeta) -> torch.Tensor:
     """Letterbox an RGB image into a normalised [3, S, S] float tensor (padding is exactly zero)."""
     size = meta.input_size
-    width, height = img.size
-    scale = size / max(width, height)
-    new_w, new_h = max(1, min(size, round(width * scale))), max(1, min(size, round(height * scale)))
+    box = letterbox_geometry(img.width, img.height, size)
     rgb = img if img.mode == "RGB" else img.convert("RGB")
-    resized = rgb.resize((new_w, new_h), _RESAMPLE, reducing_gap=_REDUCING_GAP)
+    resized = rgb.resize((box.width, box.height), _RESAMPLE, reducing_gap=_REDUCING_GAP)
     pixels = torch.from_numpy(np.array(resized, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
     mean = torch.tensor(meta.mean).view(3, 1, 1)
     std = torch.tensor(meta.std).view(3, 1, 1)
     out = torch.zeros(3, size, size)
-    top, left = (size - new_h) // 2, (size - new_w) // 2
-    out[:, top : top + new_h, left : left + new_w] = (pixels - mean) / std
+    out[:, box.top : box.top + box.height, box.left : box.left + box.width] = (pixels - mean) / std
     return out
+
+
+def scaled_to_fit(img: Image.Image, *, min_side: int, max_side: int) -> Image.Image:
+    """`img` with its longest side brought into [min_side, max_side] (for pictures sent back to users)."""
+    longest = max(img.size)
+    target = min(max(longest, min_side), max_side)
+    if target == longest:
+        return img
+    size = (max(1, round(img.width * target / longest)), max(1, round(img.height * target / longest)))
+    resample = Image.Resampling.BICUBIC if target > longest else _RESAMPLE  # bicubic: smoother upscale
+    return img.resize(size, resample, reducing_gap=_REDUCING_GAP)
 
 
 def preprocess(data: bytes, meta: CheckpointMeta, limits: DecodeLimits) -> torch.Tensor:

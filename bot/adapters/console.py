@@ -48,6 +48,7 @@ class ConsoleChat:
         self._live: set[str] = set()
         self.buttons: dict[int, tuple[str, str]] = {}  # number typed after "!" -> (payload, message id)
         self._button_numbers = itertools.count(1)
+        self._image_numbers = itertools.count(1)
 
     def new_message_id(self) -> str:
         message_id = str(next(self._ids))
@@ -80,6 +81,15 @@ class ConsoleChat:
         path = self._export_dir / Path(filename).name
         path.write_bytes(data)
         return await self.send(f"📎 {path} ({len(data)} bytes) {caption}".rstrip(), reply_to=reply_to)
+
+    async def send_image(
+        self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
+    ) -> SentMessage:
+        # A terminal shows no pictures: save it (numbered, so the next one does not overwrite it).
+        self._export_dir.mkdir(parents=True, exist_ok=True)
+        path = self._export_dir / f"{next(self._image_numbers)}-{Path(filename).name}"
+        path.write_bytes(data)
+        return await self.send(f"🖼️ {path} {caption}".rstrip(), reply_to=reply_to)
 
     async def delete(self, message_id: str) -> None:
         if message_id not in self._live:

@@ -29,6 +29,7 @@ class Said:
     buttons: list[Button] = field(default_factory=list)
     private: bool = False
     file: tuple[str, bytes] | None = None
+    image: tuple[str, bytes] | None = None  # sent with send_image: (filename, PNG/JPEG bytes)
 
 
 class FakeChat:
@@ -60,6 +61,13 @@ class FakeChat:
         self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
     ) -> SentMessage:
         said = Said(self.new_id(), caption, reply_to, file=(filename, data))
+        self.said.append(said)
+        return SentMessage(said.message_id)
+
+    async def send_image(
+        self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
+    ) -> SentMessage:
+        said = Said(self.new_id(), caption, reply_to, image=(filename, data))
         self.said.append(said)
         return SentMessage(said.message_id)
 

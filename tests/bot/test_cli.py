@@ -1,4 +1,4 @@
-"""The command line on real image files: classify, export, random-checkpoint, errors."""
+"""The command line on real image files: classify, explain, memeify, export, random-checkpoint, errors."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from bot.cli import main
 from tests.modelfactory import meme_jpeg, not_meme_jpeg
+
+FACE_PHOTO = Path(__file__).resolve().parents[1] / "imaging" / "data" / "astronaut.jpg"
 
 
 def config_file(tmp_path: Path, checkpoint: Path | None) -> Path:
@@ -101,3 +104,51 @@ def test_export_of_an_empty_database_writes_an_empty_training_zip(
     assert "0 images" in capsys.readouterr().out
     with zipfile.ZipFile(out) as zf:
         assert zf.read("labels.csv").decode().startswith("sha256,label,")
+
+
+def test_explain_writes_a_heatmap_picture(
+    tmp_path: Path, bright_checkpoint: Path, images: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out" / "explained.png"
+    args = ["explain", str(images["meme"]), "--out", str(out), "--checkpoint", str(bright_checkpoint)]
+    assert main(args) == 0
+    assert "Grad-CAM for meme (" in capsys.readouterr().out
+    with Image.open(out) as picture:
+        assert picture.format == "PNG" and picture.height > picture.width  # the legend band below
+
+
+def test_explain_refuses_a_broken_file(
+    tmp_path: Path, bright_checkpoint: Path, images: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "explain",
+        str(images["broken"]),
+        "--out",
+        str(tmp_path / "x.png"),
+        "--checkpoint",
+        str(bright_checkpoint),
+    ]
+    assert main(args) == 1
+    assert "image" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
+def test_memeify_writes_a_meme_and_the_seed_fixes_the_caption(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = tmp_path / "a.jpg", tmp_path / "b.png"
+    assert main(["memeify", str(FACE_PHOTO), "--out", str(first), "--seed", "4"]) == 0
+    said_first = capsys.readouterr().out
+    assert main(["memeify", str(FACE_PHOTO), "--out", str(second), "--seed", "4"]) == 0
+    said_second = capsys.readouterr().out
+    assert "Looks happy" in said_first and said_first.split("Caption:")[1] == said_second.split("Caption:")[1]
+    with Image.open(first) as jpeg, Image.open(second) as png:
+        assert (jpeg.format, png.format) == ("JPEG", "PNG") and jpeg.size == png.size
+
+
+def test_memeify_without_a_face_or_file_says_why(
+    tmp_path: Path, images: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["memeify", str(images["photo"]), "--out", str(tmp_path / "m.png")]) == 1
+    assert "I couldn't find a face in that photo." in capsys.readouterr().err
+    assert main(["memeify", str(tmp_path / "missing.jpg"), "--out", str(tmp_path / "m.png")]) == 1
+    assert "No such file" in capsys.readouterr().err

@@ -77,6 +77,10 @@ def test_log_filter_masks_tokens_in_messages_and_tracebacks() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "GET https://api/bot%s/getMe", (token,), None)
     redact.filter(record)
     assert token not in record.getMessage() and "********" in record.getMessage()
+    encoded = token.replace(":", "%3A")
+    record = logging.LogRecord("x", logging.DEBUG, __file__, 1, "GET /file/bot%s/x.jpg", (encoded,), None)
+    redact.filter(record)
+    assert encoded not in record.getMessage()
     try:
         raise RuntimeError(f"failed url bot{token}/x")
     except RuntimeError:
