@@ -12,9 +12,10 @@ from typing import Any, TextIO
 
 from bot.adapters.base import ChatAdapter, EventHandler
 from bot.adapters.console import ConsoleAdapter
+from bot.adapters.discord import DiscordAdapter
+from bot.adapters.telegram import TelegramAdapter
 from bot.config import Config
 from bot.core import BotCore
-from bot.errors import ConfigError
 from classifier import Classifier
 from storage import ChatDefaults, Repository
 
@@ -31,20 +32,27 @@ async def open_repository(config: Config) -> Repository:
 
 
 def build_adapters(
-    config: Config, handler: EventHandler, *, stdin: TextIO, stdout: TextIO
+    config: Config, handler: EventHandler, *, repo: Repository, stdin: TextIO, stdout: TextIO
 ) -> list[ChatAdapter]:
     """Every platform with a token; the console chat when there is none."""
-    missing = [
-        name
-        for name, token in (("telegram", config.telegram.token), ("discord", config.discord.token))
-        if token
-    ]
-    if missing:
-        raise ConfigError(
-            f"a token is set for {' and '.join(missing)}, but this version of memebot has no "
-            f"{' or '.join(missing)} adapter yet (see README, 'What does not work yet'); "
-            "unset the token to use the console chat"
+    adapters: list[ChatAdapter] = []
+    if config.discord.token:
+        on_discord = DiscordAdapter(config.discord, handler, max_file_bytes=config.classifier.max_image_bytes)
+        adapters.append(on_discord)
+    if config.telegram.token:
+
+        async def follow_migration(old_chat_id: str, new_chat_id: str) -> None:
+            await repo.migrate_chat(platform="telegram", old_chat_id=old_chat_id, new_chat_id=new_chat_id)
+
+        telegram = TelegramAdapter(
+            config.telegram,
+            handler,
+            max_file_bytes=config.classifier.max_image_bytes,
+            on_chat_migrated=follow_migration,
         )
+        adapters.append(telegram)
+    if adapters:
+        return adapters
     console = ConsoleAdapter(
         handler=handler,
         stdin=stdin,
@@ -66,11 +74,13 @@ async def run_bot(config: Config, *, stdin: TextIO = sys.stdin, stdout: TextIO =
         await classifier.start()
         log.info("classifier ready: model %s", classifier.model_version)
         core = BotCore(classifier=classifier, repo=repo, moderation=config.moderation, storage=config.storage)
-        stack.push_async_callback(core.aclose)
-        adapters = build_adapters(config, core.handle, stdin=stdin, stdout=stdout)
+        stack.push_async_callback(core.aclose)  # again last: notices of updates that were in flight
+        adapters = build_adapters(config, core.handle, repo=repo, stdin=stdin, stdout=stdout)
         for adapter in adapters:
             await adapter.start()
             stack.push_async_callback(adapter.stop)
+        # Closed first, while the adapters still run: self-deleting notices need a live connection.
+        stack.push_async_callback(core.aclose)
         await _serve(repo, adapters)
     log.info("memebot stopped")
 
