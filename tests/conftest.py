@@ -3,19 +3,51 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.app import open_repository
 from bot.config import Config, ConsoleConfig, ModerationConfig, StorageConfig
-from classifier import ClassifierSettings
+from classifier import Classifier, ClassifierSettings
+from storage import Repository
 from tests.modelfactory import brightness_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """CLI tests run setup_logging(), which binds a handler to pytest's captured stderr: undo it
+    so later tests never log into a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    quiet = {name: logging.getLogger(name).level for name in ("httpx",)}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, old in quiet.items():
+        logging.getLogger(name).setLevel(old)
 
 
 @pytest.fixture(scope="session")
 def bright_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real ResNet101 checkpoint that calls bright images memes and dark ones not (64 px input)."""
     return brightness_checkpoint(tmp_path_factory.mktemp("model") / "brightness")
+
+
+@pytest.fixture
+async def repo(config: Config) -> AsyncIterator[Repository]:
+    """The real repository on a fresh SQLite file, migrated as at start-up."""
+    repo = await open_repository(config)
+    yield repo
+    await repo.aclose()
+
+
+@pytest.fixture
+async def classifier(config: Config) -> AsyncIterator[Classifier]:
+    async with Classifier.from_settings(config.classifier) as classifier:
+        yield classifier
 
 
 @pytest.fixture

@@ -6,25 +6,11 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from bot.app import open_repository
 from bot.config import Config
 from bot.core import BotCore
 from classifier import Classifier
 from storage import Repository
 from tests.bot.fakechat import FakeChat, Harness
-
-
-@pytest.fixture
-async def repo(config: Config) -> AsyncIterator[Repository]:
-    repo = await open_repository(config)
-    yield repo
-    await repo.aclose()
-
-
-@pytest.fixture
-async def classifier(config: Config) -> AsyncIterator[Classifier]:
-    async with Classifier.from_settings(config.classifier) as classifier:
-        yield classifier
 
 
 @pytest.fixture

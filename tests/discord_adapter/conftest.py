@@ -122,12 +122,6 @@ def world(fake: FakeDiscord) -> World:
 
 
 @pytest.fixture
-async def classifier(config: Config) -> AsyncIterator[Classifier]:
-    async with Classifier.from_settings(config.classifier) as classifier:
-        yield classifier
-
-
-@pytest.fixture
 async def start_bot(
     fake: FakeDiscord, world: World, config: Config, classifier: Classifier
 ) -> AsyncIterator[StartBot]:

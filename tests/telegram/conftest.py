@@ -13,7 +13,6 @@ import pytest
 
 from bot.adapters.base import EventHandler
 from bot.adapters.telegram import TelegramAdapter
-from bot.app import open_repository
 from bot.config import Config, Secret, TelegramConfig
 from bot.core import BotCore
 from classifier import Classifier
@@ -75,19 +74,6 @@ def chats(tg: FakeTelegram) -> Chats:
     tg.set_member(group, olga, "creator")
     tg.set_member(group, mo, "administrator", can_delete_messages=True)
     return Chats(tg, group, alice, olga, mo)
-
-
-@pytest.fixture
-async def repo(config: Config) -> AsyncIterator[Repository]:
-    repo = await open_repository(config)
-    yield repo
-    await repo.aclose()
-
-
-@pytest.fixture
-async def classifier(config: Config) -> AsyncIterator[Classifier]:
-    async with Classifier.from_settings(config.classifier) as classifier:
-        yield classifier
 
 
 @pytest.fixture
