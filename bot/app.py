@@ -67,10 +67,11 @@ def build_adapters(
 async def run_bot(config: Config, *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
     """Run until SIGINT/SIGTERM or until an adapter ends on its own (console end of input)."""
     async with AsyncExitStack() as stack:
-        repo = await open_repository(config)
-        stack.push_async_callback(repo.aclose)
+        # The model first: a missing checkpoint should stop start-up before anything is created.
         classifier = Classifier.from_settings(config.classifier)
         stack.push_async_callback(classifier.aclose)
+        repo = await open_repository(config)
+        stack.push_async_callback(repo.aclose)
         await classifier.start()
         log.info("classifier ready: model %s", classifier.model_version)
         core = BotCore(classifier=classifier, repo=repo, moderation=config.moderation, storage=config.storage)

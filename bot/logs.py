@@ -47,3 +47,4 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
     root.setLevel(level)
     # httpx logs every request URL at INFO, and Telegram URLs carry the token: keep them quiet too.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))  # migrations say enough

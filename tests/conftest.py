@@ -22,7 +22,7 @@ def _restore_logging() -> Iterator[None]:
     so later tests never log into a closed stream."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    quiet = {name: logging.getLogger(name).level for name in ("httpx",)}
+    quiet = {name: logging.getLogger(name).level for name in ("httpx", "alembic")}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
