@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 from tests.discord_adapter.conftest import Bot, StartBot, World, image_file
 from tests.fakes.discord_api import Permission, StoredMessage
@@ -11,6 +12,7 @@ from tests.modelfactory import meme_jpeg, not_meme_jpeg
 
 SLASH = ["autoreply", "classify", "correct", "explain", "export", "help", "memeify", "memesonly", "mode"]
 SLASH += ["stats", "threshold"]
+FACE = (Path(__file__).resolve().parents[1] / "imaging" / "data" / "astronaut.jpg").read_bytes()
 MENUS = ["Classify image", "Explain verdict", "Mark as meme", "Mark as not a meme", "Memeify"]
 
 
@@ -120,3 +122,18 @@ async def test_explain_answers_with_a_heatmap_picture(bot: Bot, world: World) ->
     answer = await bot.answer(interaction)
     assert answer.content.startswith("😂 Meme (") and "Red marks" in answer.content
     assert answer.uploads[0].filename == "explain.png" and answer.uploads[0].data.startswith(b"\x89PNG")
+
+
+async def test_memeify_menu_answers_with_a_captioned_picture(bot: Bot, world: World) -> None:
+    posted = await bot.fake.post_message(world.memes, world.alice, attachments=[image_file(FACE, "me.jpg")])
+    await bot.reply_to(posted)
+    answer = await bot.answer(await bot.fake.context_menu(world.memes, world.alice, "Memeify", posted))
+    assert answer.uploads and len(answer.uploads[0].data) > 10_000
+
+
+async def test_slash_memeify_without_a_face_says_so(bot: Bot, world: World) -> None:
+    interaction = await bot.fake.slash_command(
+        world.memes, world.alice, "memeify", {"image": image_file(meme_jpeg(), "plain.jpg")}
+    )
+    answer = await bot.answer(interaction)
+    assert "couldn't find a face" in answer.content
