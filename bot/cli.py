@@ -1,4 +1,4 @@
-"""`memebot run | classify | explain | memeify | export | bench | random-checkpoint | dataset build`."""
+"""`memebot run | classify | explain | memeify | export | bench | random-checkpoint | dataset | train ...`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.config import DEFAULT_CHECKPOINT, Config, load_config
 from bot.errors import ConfigError
 from bot.logs import setup_logging
 from classifier import CheckpointError, Classifier, ClassifierError, DecodeLimits, InvalidImage
+from classifier.training.commands import add_commands as add_training_commands
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--scale", type=float, default=1.0, help="multiply every synthetic count")
     build.add_argument("--no-chromium", action="store_true", help="draw web pages with Pillow instead")
     build.set_defaults(func=_cmd_dataset_build)
+    add_training_commands(sub, dataset)  # train, evaluate, quantize, dataset pack
     return parser
 
 

@@ -24,6 +24,7 @@ import torchvision
 from torch import nn
 
 from classifier.errors import CheckpointError
+from classifier.int8 import dequantise_int8
 
 CLASSES = ("meme", "not_meme")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -182,11 +183,11 @@ class InferenceModel:
             self.predict(torch.zeros(n, 3, size, size))  # predict() waits for the device: .cpu()
 
 
-# How each stored weight format becomes a float state_dict. Quantised checkpoints plug in here:
-# an "int8" entry would dequantise (tensor * scale) from `<name>` + `<name>.scale` pairs, or build a
-# quantised module instead; nothing else in the loader needs to change.
+# How each stored weight format becomes a float state_dict ("int8": see classifier/int8.py, written
+# by classifier/training/quantize.py); nothing else in the loader depends on the format.
 WEIGHT_DECODERS: dict[str, Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]] = {
-    "float32": lambda tensors: tensors
+    "float32": lambda tensors: tensors,
+    "int8": dequantise_int8,
 }
 
 

@@ -145,8 +145,8 @@ def test_wrong_arch_keys_are_reported(random_ckpt: Path, tmp_path: Path) -> None
 
 def test_unknown_weight_format_is_refused_clearly(random_ckpt: Path, tmp_path: Path) -> None:
     meta_path = link_weights(random_ckpt.parent, tmp_path / "ckpt")
-    edit_json(meta_path, weights="int8")
-    with pytest.raises(CheckpointError, match="'int8'"):
+    edit_json(meta_path, weights="int4")
+    with pytest.raises(CheckpointError, match="'int4'"):
         load_checkpoint(tmp_path / "ckpt")
 
 

@@ -1,0 +1,82 @@
+"""Training-time augmentation that keeps a meme a meme, and the letterbox it ends in.
+
+What it never does: flip (mirrored captions are not what people post), crop (a caption cut off the top
+or bottom is a different picture), or treat the classes differently (every image goes through the
+same random degradations, so resolution and compression cannot tell a meme from a non-meme: the
+dataset's Memotion memes are all 128 px JPEGs). The letterbox is the one classifier.preprocess uses,
+except that the content may be a little smaller and sit anywhere inside the square; with scale 1 and
+centred it is exactly `preprocess.to_tensor`.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageEnhance
+
+from classifier.model import CheckpointMeta
+from classifier.preprocess import letterbox_geometry
+
+# As in classifier.preprocess: the same resampling as inference.
+_RESAMPLE = Image.Resampling.BILINEAR
+_REDUCING_GAP = 3.0
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    content_scale: tuple[float, float] = (0.8, 1.0)  # longest side, as a share of the input size
+    degrade_chance: float = 0.5  # downscale and back up: every class alike
+    degrade_scale: tuple[float, float] = (0.3, 0.9)
+    jpeg_chance: float = 0.5
+    jpeg_quality: tuple[int, int] = (25, 95)
+    colour_chance: float = 0.8
+    colour: float = 0.2  # brightness, contrast and saturation factors in [1 - colour, 1 + colour]
+    gray_chance: float = 0.05
+
+
+def augment(img: Image.Image, rng: random.Random, aug: Augmentation) -> Image.Image:
+    """An RGB image with random degradation, compression and colour changes (never flipped)."""
+    out = img
+    if rng.random() < aug.degrade_chance:
+        factor = rng.uniform(*aug.degrade_scale)
+        small = (max(1, round(out.width * factor)), max(1, round(out.height * factor)))
+        out = out.resize(small, _RESAMPLE, reducing_gap=_REDUCING_GAP).resize(out.size, _RESAMPLE)
+    if rng.random() < aug.jpeg_chance:
+        buffer = io.BytesIO()
+        out.save(buffer, "JPEG", quality=rng.randint(*aug.jpeg_quality))
+        out = Image.open(buffer).convert("RGB")
+    if rng.random() < aug.colour_chance:
+        for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+            out = enhancer(out).enhance(rng.uniform(1 - aug.colour, 1 + aug.colour))
+    if rng.random() < aug.gray_chance:
+        out = out.convert("L").convert("RGB")
+    return out
+
+
+def random_letterbox(
+    img: Image.Image, meta: CheckpointMeta, rng: random.Random, aug: Augmentation
+) -> torch.Tensor:
+    """Letterbox with the content scaled by a random share and placed at a random spot (fully inside)."""
+    return letterbox(img, meta, scale=rng.uniform(*aug.content_scale), fx=rng.random(), fy=rng.random())
+
+
+def letterbox(
+    img: Image.Image, meta: CheckpointMeta, *, scale: float = 1.0, fx: float = 0.5, fy: float = 0.5
+) -> torch.Tensor:
+    """A normalised [3, S, S] tensor: the image's longest side scaled to `scale * S`, placed at
+    (fx, fy) of the free room (0.5, 0.5 = centred), the rest zero (the mean colour after normalising)."""
+    size = meta.input_size
+    box = letterbox_geometry(img.width, img.height, max(1, round(size * min(scale, 1.0))))
+    left, top = int((size - box.width) * fx), int((size - box.height) * fy)
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
+    resized = rgb.resize((box.width, box.height), _RESAMPLE, reducing_gap=_REDUCING_GAP)
+    pixels = torch.from_numpy(np.array(resized, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
+    mean = torch.tensor(meta.mean).view(3, 1, 1)
+    std = torch.tensor(meta.std).view(3, 1, 1)
+    out = torch.zeros(3, size, size)
+    out[:, top : top + box.height, left : left + box.width] = (pixels - mean) / std
+    return out
