@@ -22,23 +22,11 @@ from storage import ChatStats, Repository
 from tests.fakes.discord_api import (
     Channel,
     FakeDiscord,
-    Guild,
     InteractionRecord,
     InteractionReply,
-    Permission,
-    PermissionOverwrite,
     StoredMessage,
-    User,
 )
-
-
-@dataclass
-class World:
-    guild: Guild
-    memes: Channel  # the bot has Manage Messages here
-    general: Channel  # the bot may only talk here
-    alice: User  # a member
-    mod: User  # Manage Messages through the "mods" role
+from tests.fakes.discord_world import World, build_world
 
 
 @dataclass
@@ -112,13 +100,7 @@ async def fake(caplog: pytest.LogCaptureFixture) -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 def world(fake: FakeDiscord) -> World:
-    guild = fake.add_guild("Meme Guild")
-    mods = fake.add_role(guild, "mods", permissions=Permission.MANAGE_MESSAGES)
-    bot_may_moderate = PermissionOverwrite(guild.bot_role, allow=Permission.MANAGE_MESSAGES)
-    memes = fake.add_channel(guild, "memes", overwrites=[bot_may_moderate])
-    general = fake.add_channel(guild, "general")
-    alice = fake.add_member(guild, "alice")
-    return World(guild, memes, general, alice, fake.add_member(guild, "mod", roles=[mods]))
+    return build_world(fake)
 
 
 @pytest.fixture

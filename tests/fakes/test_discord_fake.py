@@ -6,7 +6,6 @@ import asyncio
 import io
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import TypeVar
 
 import aiohttp
@@ -22,9 +21,8 @@ from tests.fakes.discord_api import (
     FakeDiscord,
     Guild,
     Permission,
-    PermissionOverwrite,
-    User,
 )
+from tests.fakes.discord_world import World, build_world
 
 
 def png(width: int = 64, height: int = 48, colour: str = "white") -> bytes:
@@ -95,15 +93,6 @@ async def next_of(queue: asyncio.Queue[T]) -> T:
     return await asyncio.wait_for(queue.get(), 5)
 
 
-@dataclass
-class World:
-    guild: Guild
-    memes: Channel  # the bot may moderate here (Manage Messages by overwrite)
-    general: Channel  # the bot may only talk here
-    alice: User
-    mod: User
-
-
 @pytest.fixture
 async def fake(caplog: pytest.LogCaptureFixture) -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord(heartbeat_interval=0.5) as fake:
@@ -115,14 +104,7 @@ async def fake(caplog: pytest.LogCaptureFixture) -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 def world(fake: FakeDiscord) -> World:
-    guild = fake.add_guild("Meme Guild")
-    mods = fake.add_role(guild, "mods", permissions=Permission.MANAGE_MESSAGES)
-    bot_may_moderate = PermissionOverwrite(guild.bot_role, allow=Permission.MANAGE_MESSAGES)
-    memes = fake.add_channel(guild, "memes", overwrites=[bot_may_moderate])
-    general = fake.add_channel(guild, "general")
-    return World(
-        guild, memes, general, fake.add_member(guild, "alice"), fake.add_member(guild, "mod", roles=[mods])
-    )
+    return build_world(fake)
 
 
 @pytest.fixture
