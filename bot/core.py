@@ -116,18 +116,30 @@ class BotCore:
             verdict = await self._classify(data)
         except UserError as exc:
             return Judged(ref, where, error=str(exc))
-        record = await self._repo.record_classification(
-            platform=ctx.platform,
-            chat_id=ctx.chat_id,
-            message_id=where,
+        record = await self._record(ctx, sender, where, verdict)
+        await self._keep_image(verdict.sha256, data)
+        return Judged(ref, where, verdict, record)
+
+    async def _record(
+        self, ctx: ChatContext, sender: Sender, message_id: str, verdict: Verdict
+    ) -> ClassificationRecord:
+        """One record per image per message and model: /classify on a judged image, or an edit that
+        kept the image, reuses it, so statistics count each image once."""
+        where = {"platform": ctx.platform, "chat_id": ctx.chat_id}
+        seen = await self._repo.find_classification(
+            **where, message_id=message_id, image_sha256=verdict.sha256
+        )
+        if seen is not None and seen.model_version == verdict.model_version:
+            return seen
+        return await self._repo.record_classification(
+            **where,
+            message_id=message_id,
             user_id=sender.user_id,
             image_sha256=verdict.sha256,
             label=verdict.label,
             confidence=verdict.confidence,
             model_version=verdict.model_version,
         )
-        await self._keep_image(verdict.sha256, data)
-        return Judged(ref, where, verdict, record)
 
     async def _fetch(self, ref: ImageRef) -> bytes:
         limit = self._classifier_limit()

@@ -88,6 +88,16 @@ async def test_auto_reply_off_keeps_quiet_but_classify_still_answers(bot: Harnes
     assert "Meme" in bot.chat.pop().text
 
 
+async def test_classify_on_a_judged_image_reuses_its_record(bot: Harness, repo: Repository) -> None:
+    image = meme_jpeg()
+    posted = await bot.post(image)
+    first = bot.chat.pop()
+    await bot.command("/classify", reply_to=posted, images=[image])
+    again = bot.chat.pop()
+    assert again.buttons == first.buttons  # the same classification id travels in both
+    assert (await repo.chat_stats(platform="test", chat_id="chat-1")).images == 1
+
+
 async def test_classify_without_a_replied_image_explains(bot: Harness) -> None:
     await bot.command("/classify")
     said = bot.chat.pop()
