@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,7 +25,7 @@ from tests.fakes.discord_api import (
     InteractionReply,
     StoredMessage,
 )
-from tests.fakes.discord_world import World, build_world
+from tests.fakes.discord_world import World, build_world, checked_fake
 
 
 @dataclass
@@ -91,11 +90,8 @@ def png(colour: tuple[int, int, int] = (245, 245, 245), size: tuple[int, int] = 
 
 @pytest.fixture
 async def fake(caplog: pytest.LogCaptureFixture) -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(heartbeat_interval=0.5) as fake:
+    async with checked_fake(caplog) as fake:
         yield fake
-    # discord.py logs (rather than raises) errors in handlers: any of them fails the test.
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
-    assert fake.unknown_routes == []
 
 
 @pytest.fixture

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+import pytest
 
 from tests.fakes.discord_api import Channel, FakeDiscord, Guild, Permission, PermissionOverwrite, User
 
@@ -24,3 +29,13 @@ def build_world(fake: FakeDiscord) -> World:
     general = fake.add_channel(guild, "general")
     alice = fake.add_member(guild, "alice")
     return World(guild, memes, general, alice, fake.add_member(guild, "mod", roles=[mods]))
+
+
+@contextlib.asynccontextmanager
+async def checked_fake(caplog: pytest.LogCaptureFixture) -> AsyncIterator[FakeDiscord]:
+    """A running fake that fails the test, when it ends, on any logged error or unknown route."""
+    async with FakeDiscord(heartbeat_interval=0.5) as fake:
+        yield fake
+    # discord.py logs (rather than raises) errors in handlers: any of them fails the test.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert fake.unknown_routes == []

@@ -109,9 +109,30 @@ class TelegramChat:
     async def send_file(
         self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
     ) -> SentMessage:
+        return await self._upload("sendDocument", self._bot.send_document, filename, data, caption, reply_to)
+
+    async def send_image(
+        self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
+    ) -> SentMessage:
+        try:
+            return await self._upload("sendPhoto", self._bot.send_photo, filename, data, caption, reply_to)
+        except BadRequest as exc:  # over 10 MB, or a shape Telegram won't show as a photo
+            log.info("sending %s as a document instead of a photo: %s", filename, exc.message)
+            return await self.send_file(filename=filename, data=data, caption=caption, reply_to=reply_to)
+
+    async def _upload(
+        self,
+        what: str,
+        send: Callable[..., Awaitable[Message]],
+        filename: str,
+        data: bytes,
+        caption: str,
+        reply_to: str | None,
+    ) -> SentMessage:
+        """sendDocument and sendPhoto take the same arguments; only the method differs."""
         message = await self._call(
-            "sendDocument",
-            lambda chat_id: self._bot.send_document(
+            what,
+            lambda chat_id: send(
                 chat_id,
                 data,
                 filename=filename,
@@ -121,27 +142,6 @@ class TelegramChat:
             ),
             idempotent=False,
         )
-        return SentMessage(str(message.message_id))
-
-    async def send_image(
-        self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
-    ) -> SentMessage:
-        try:
-            message = await self._call(
-                "sendPhoto",
-                lambda chat_id: self._bot.send_photo(
-                    chat_id,
-                    data,
-                    filename=filename,
-                    caption=_fit(caption, MAX_CAPTION) or None,
-                    reply_parameters=_reply(reply_to),
-                    message_thread_id=self._thread_id,
-                ),
-                idempotent=False,
-            )
-        except BadRequest as exc:  # over 10 MB, or a shape Telegram won't show as a photo
-            log.info("sending %s as a document instead of a photo: %s", filename, exc.message)
-            return await self.send_file(filename=filename, data=data, caption=caption, reply_to=reply_to)
         return SentMessage(str(message.message_id))
 
     async def delete(self, message_id: str) -> None:
