@@ -61,6 +61,15 @@ def _add_train(sub: SubParsers) -> None:
     train.add_argument("--max-steps", type=int, help="stop after N optimizer steps in all (smoke runs)")
     train.add_argument("--time-limit", type=float, help="stop after S seconds of this run (resumable)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    train.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32",
+    )
+    train.add_argument(
+        "--save-every", type=float, default=600.0, help="seconds between mid-epoch saves of last/"
+    )
     train.set_defaults(func=_cmd_train)
 
 
@@ -132,8 +141,10 @@ def _cmd_train(args: argparse.Namespace, _config: object = None) -> int:
         out=args.out,
         recipe=recipe,
         device=args.device,
+        precision=args.precision,
         workers=args.workers,
         max_steps=args.max_steps,
+        save_every=args.save_every,
         time_limit=args.time_limit,
         resume=args.resume,
         model_version=args.model_version,

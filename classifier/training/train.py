@@ -7,6 +7,7 @@ After every epoch: validation, a resumable state in OUT/last/, and OUT/best/ (an
 when validation accuracy improves (ties: lower validation loss). `--max-steps N` stops after N steps
 in all, a resumed run counting the steps before, and `--time-limit S` after S seconds of this run
 (the best checkpoint is exported either way); `--resume` then continues exactly where it stopped.
+Long epochs (hours on a CPU) also save last/ every `--save-every` seconds, so a killed run loses little.
 """
 
 from __future__ import annotations
@@ -65,10 +66,12 @@ class TrainOptions:
     out: Path
     recipe: Recipe = field(default_factory=Recipe)
     device: str = "auto"
+    precision: str = "auto"  # engine.training_precision: bf16 autocast where the device does bf16
     workers: int = 0
     max_steps: int | None = None
     time_limit: float | None = None  # seconds of this invocation; then stop as at --max-steps
     resume: bool = False
+    save_every: float | None = 600.0  # seconds between mid-epoch saves of last/: a killed run loses less
     model_version: str | None = None
     log: Log = log_to_stderr
     interactive: bool | None = None  # progress bar or lines; None: a bar when stderr is a terminal
@@ -142,7 +145,9 @@ class Trainer:
         }
         self.header["train_images"] = len(self.train_set)
         # A resumed run's weights come from its state: never download or read the --init weights again.
-        self.engine = Engine(dataclasses.replace(recipe, init="scratch") if header else recipe, self.device)
+        self.engine = Engine(
+            dataclasses.replace(recipe, init="scratch") if header else recipe, self.device, options.precision
+        )
         self._build_loaders()
         self.state = RunState()
         if header is not None:
@@ -192,6 +197,10 @@ class Trainer:
             return True
         return steps is not None and self.state.step >= steps
 
+    def _save_due(self) -> bool:
+        every = self.options.save_every
+        return every is not None and time.monotonic() - self._mark >= every
+
     def _train_epoch(self, epoch: int) -> bool:
         """Train to the end of the epoch (True) or until --max-steps (False)."""
         if self._at_limit():
@@ -209,8 +218,11 @@ class Trainer:
                 self.state.record(position, loss, correct, len(labels), lr)
                 mean_loss, accuracy = self.state.running()
                 bar.update(loss=mean_loss, accuracy=accuracy, lr=lr, images=len(labels))
-                if self._at_limit() and self.state.batch < self.steps_per_epoch:
-                    return False
+                if self.state.batch < self.steps_per_epoch:
+                    if self._at_limit():
+                        return False
+                    if self._save_due():
+                        self._save_last()
         finally:
             bar.close()
         return True

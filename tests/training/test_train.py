@@ -21,6 +21,7 @@ from classifier.model import CheckpointMeta, build_model, load_checkpoint
 from classifier.preprocess import to_tensor
 from classifier.training.augment import Augmentation, augment, letterbox, random_letterbox
 from classifier.training.data import DataSpec, load_samples
+from classifier.training.engine import training_precision
 from classifier.training.init_weights import InitError, initial_model
 from classifier.training.loaders import EpochOrder, class_weights
 from classifier.training.recipe import Recipe, lr_at
@@ -37,10 +38,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyData:
 
 
 def run(tiny: TinyData, out: Path, recipe: Recipe = SMALL, **options: object) -> TrainResult:
-    data = options.pop("data", (DataSpec(tiny.manifest, None),))
-    return train(
-        TrainOptions(data=data, out=out, recipe=recipe, device="cpu", log=lambda _m: None, **options)  # type: ignore[arg-type]
-    )
+    options = {"data": (DataSpec(tiny.manifest, None),), "log": lambda _m: None, **options}
+    return train(TrainOptions(out=out, recipe=recipe, device="cpu", **options))  # type: ignore[arg-type]
 
 
 def test_every_data_form_reads_the_same_images(tiny: TinyData) -> None:
@@ -198,3 +197,53 @@ def test_init_from_a_local_safetensors_state_dict(tmp_path: Path) -> None:
         initial_model(str(tmp_path / "r18.pth"), "resnet18")
     with pytest.raises(InitError, match="not a torchvision resnet34"):
         initial_model(str(tmp_path / "r18.safetensors"), "resnet34")
+
+
+class Killed(Exception):
+    """Stands in for a SIGKILL: raised from the progress log, so nothing after it runs."""
+
+
+def test_a_killed_run_resumes_from_its_last_mid_epoch_save(tiny: TinyData, tmp_path: Path) -> None:
+    straight = run(tiny, tmp_path / "straight", max_steps=7, precision="fp32")
+
+    def log(message: str) -> None:
+        if message.startswith("epoch 2/3 batch 2/3"):  # step 5, logged before its save would run
+            raise Killed
+
+    with pytest.raises(Killed):
+        run(tiny, tmp_path / "killed", log=log, save_every=0.0, precision="fp32")
+    resumed = run(tiny, tmp_path / "killed", data=(), resume=True, max_steps=7, precision="fp32")
+    assert [s[0] for s in resumed.state.steps] == list(range(1, 8))  # step 5 done again, after 4
+    assert resumed.state.steps == straight.state.steps
+
+
+def test_training_precision_follows_the_device() -> None:
+    cpu = torch.device("cpu")
+    native_bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert training_precision("auto", cpu) == (torch.bfloat16 if native_bf16 else None)
+    assert training_precision("fp32", cpu) is None
+    assert training_precision("bf16", cpu) == torch.bfloat16
+    with pytest.raises(ValueError, match="fp16 training needs CUDA"):
+        training_precision("fp16", cpu)
+    with pytest.raises(ValueError, match="unknown precision"):
+        training_precision("int4", cpu)
+
+
+def test_bf16_and_fp32_training_both_learn(tiny: TinyData, tmp_path: Path) -> None:
+    recipe = Recipe(arch="resnet18", epochs=6, batch_size=12, lr=1e-3, input_size=32, warmup_epochs=1.0)
+    for precision in ("fp32", "bf16"):
+        result = run(tiny, tmp_path / precision, recipe, precision=precision)
+        losses = [step[2] for step in result.state.steps]
+        assert np.mean(losses[-3:]) < 0.7 * losses[0], precision
+        assert load_checkpoint(tmp_path / precision / "best")[1].extra["hardware"]["precision"] == (
+            "bfloat16" if precision == "bf16" else "float32"
+        )
+
+
+@pytest.mark.parametrize(("arch", "last_bn"), [("resnet18", "bn2"), ("resnet101", "bn3")])
+def test_scratch_blocks_start_as_the_identity(arch: str, last_bn: str) -> None:
+    model = initial_model("scratch", arch).eval()
+    block = model.layer2[1]  # not the first block of a stage: no downsampling shortcut
+    x = torch.randn(1, block.conv1.in_channels, 8, 8).relu()
+    assert torch.count_nonzero(getattr(block, last_bn).weight) == 0
+    assert torch.allclose(block(x), x)  # relu(0 + x) = x for x >= 0
