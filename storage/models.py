@@ -1,4 +1,4 @@
-"""SQLAlchemy ORM tables: chat settings, classifications, stored images and corrections."""
+"""SQLAlchemy ORM tables: chat settings, classifications and their verdict messages, images, corrections."""
 
 from __future__ import annotations
 
@@ -73,7 +73,6 @@ class ClassificationRow(Base):
     __table_args__ = (
         Index(None, "platform", "chat_id", "created_at"),
         Index(None, "platform", "chat_id", "message_id"),
-        Index(None, "platform", "chat_id", "reply_message_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -86,8 +85,20 @@ class ClassificationRow(Base):
     confidence: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(128))
     action_taken: Mapped[str | None] = mapped_column(String(16))
-    reply_message_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime]
+
+
+class VerdictMessageRow(Base):
+    """A message in which the bot gave a classification's verdict; /classify again adds another,
+    and a reply to any of them leads back to the classification."""
+
+    __tablename__ = "verdict_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    classification_id: Mapped[int] = mapped_column(
+        ForeignKey("classifications.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(String(128), index=True)
 
 
 class ImageRow(Base):

@@ -74,7 +74,7 @@ class ClassificationRecord:
     confidence: float
     model_version: str
     action_taken: str | None
-    reply_message_id: str | None
+    reply_message_id: str | None  # the newest message giving its verdict (each one leads back here)
     created_at: datetime
 
 

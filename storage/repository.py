@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage import chats, images, labelling
 from storage.engine import create_engine, session_factories
 from storage.migrate import upgrade_engine
-from storage.models import ClassificationRow, CorrectionRow
+from storage.models import ClassificationRow, CorrectionRow, VerdictMessageRow
 from storage.records import (
     ChatDefaults,
     ChatSettings,
@@ -32,6 +32,14 @@ from storage.records import (
 T = TypeVar("T")
 _DEFAULTS = ChatDefaults()
 _IMAGE_BATCH = 64  # images whose bytes are fetched per query while streaming labelled images
+# A record's reply_message_id: the newest message in which the bot gave its verdict.
+_NEWEST_VERDICT = (
+    select(VerdictMessageRow.message_id)
+    .where(VerdictMessageRow.classification_id == ClassificationRow.id)
+    .order_by(VerdictMessageRow.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 
 
 def _now() -> datetime:
@@ -140,18 +148,28 @@ class Repository:
         async with self._write.begin() as session:
             session.add(row)
             await session.flush()
-            return _classification_record(row)
+            return _classification_record(row, reply_message_id=None)
 
-    async def set_reply_message(self, *, classification_id: int, reply_message_id: str) -> None:
-        await self._update_classification(classification_id, reply_message_id=reply_message_id)
+    async def add_verdict_message(self, *, classification_id: int, message_id: str) -> None:
+        """Remembers one more message giving this verdict: a reply to any of them finds the record."""
+        async with self._write.begin() as session:
+            if await session.get(ClassificationRow, classification_id) is None:
+                raise UnknownClassification(classification_id)
+            session.add(VerdictMessageRow(classification_id=classification_id, message_id=message_id))
 
     async def set_action_taken(self, *, classification_id: int, action_taken: str) -> None:
-        await self._update_classification(classification_id, action_taken=check_action_taken(action_taken))
+        statement = (
+            update(ClassificationRow)
+            .where(ClassificationRow.id == classification_id)
+            .values(action_taken=check_action_taken(action_taken))
+        )
+        async with self._write.begin() as session:
+            result = await (await session.connection()).execute(statement)
+            if result.rowcount == 0:
+                raise UnknownClassification(classification_id)
 
     async def get_classification(self, classification_id: int) -> ClassificationRecord | None:
-        async with self._read() as session:
-            row = await session.get(ClassificationRow, classification_id)
-            return None if row is None else _classification_record(row)
+        return await self._newest_classification(ClassificationRow.id == classification_id)
 
     async def find_classification(
         self,
@@ -162,28 +180,23 @@ class Repository:
         reply_message_id: str | None = None,
         image_sha256: str | None = None,
     ) -> ClassificationRecord | None:
-        """The newest classification in the chat matching every criterion given (at least one)."""
+        """The newest classification in the chat matching every criterion given (at least one);
+        `reply_message_id` matches any message in which the bot gave the verdict."""
         table = ClassificationRow
         criteria = [
-            column == value
-            for column, value in (
-                (table.message_id, message_id),
-                (table.reply_message_id, reply_message_id),
-                (table.image_sha256, image_sha256),
+            criterion
+            for criterion, value in (
+                (table.message_id == message_id, message_id),
+                (table.id.in_(_verdict_given_in(reply_message_id)), reply_message_id),
+                (table.image_sha256 == image_sha256, image_sha256),
             )
             if value is not None
         ]
         if not criteria:
             raise ValueError("find_classification needs message_id, reply_message_id or image_sha256")
-        query = (
-            select(table)
-            .where(table.platform == platform, table.chat_id == chat_id, *criteria)
-            .order_by(table.created_at.desc(), table.id.desc())
-            .limit(1)
+        return await self._newest_classification(
+            table.platform == platform, table.chat_id == chat_id, *criteria
         )
-        async with self._read() as session:
-            row = (await session.scalars(query)).first()
-            return None if row is None else _classification_record(row)
 
     async def store_image(
         self, *, sha256: str, data: bytes, width: int, height: int, retention_days: int
@@ -284,17 +297,25 @@ class Repository:
             async with self._write.begin() as session:
                 return await apply(session)
 
-    async def _update_classification(self, classification_id: int, **values: Any) -> None:
-        statement = (
-            update(ClassificationRow).where(ClassificationRow.id == classification_id).values(**values)
+    async def _newest_classification(self, *criteria: ColumnElement[bool]) -> ClassificationRecord | None:
+        query = (
+            select(ClassificationRow, _NEWEST_VERDICT)
+            .where(*criteria)
+            .order_by(ClassificationRow.created_at.desc(), ClassificationRow.id.desc())
+            .limit(1)
         )
-        async with self._write.begin() as session:
-            result = await (await session.connection()).execute(statement)
-            if result.rowcount == 0:
-                raise UnknownClassification(classification_id)
+        async with self._read() as session:
+            found = (await session.execute(query)).first()
+            return None if found is None else _classification_record(found[0], reply_message_id=found[1])
 
 
-def _classification_record(row: ClassificationRow) -> ClassificationRecord:
-    return ClassificationRecord(
-        **{field.name: getattr(row, field.name) for field in fields(ClassificationRecord)}
-    )
+def _verdict_given_in(message_id: str | None) -> Select[int]:
+    """The ids of the classifications whose verdict the bot gave in `message_id`."""
+    return select(VerdictMessageRow.classification_id).where(VerdictMessageRow.message_id == message_id)
+
+
+def _classification_record(row: ClassificationRow, *, reply_message_id: str | None) -> ClassificationRecord:
+    columns = {
+        f.name: getattr(row, f.name) for f in fields(ClassificationRecord) if f.name != "reply_message_id"
+    }
+    return ClassificationRecord(**columns, reply_message_id=reply_message_id)

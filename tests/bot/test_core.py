@@ -319,6 +319,26 @@ async def test_correct_replying_to_the_verdict(bot: Harness, repo: Repository) -
     assert labelled.label == "not_meme" and labelled.trusted_votes == 0
 
 
+async def test_correct_replying_to_either_verdict_of_a_reclassified_image(
+    bot: Harness, repo: Repository
+) -> None:
+    image = meme_jpeg()
+    posted = await bot.post(image)
+    first = bot.chat.pop()
+    await bot.command("/classify", reply_to=posted, images=[image])
+    second = bot.chat.pop()
+    await bot.command("/correct not_meme", user="bob", reply_to=first.message_id)
+    assert "Noted: not a meme" in bot.chat.pop().text
+    await bot.command("/correct not_meme", user="carol", reply_to=second.message_id)
+    assert "Noted: not a meme" in bot.chat.pop().text
+    where = {"platform": "test", "chat_id": "chat-1"}
+    record = await repo.find_classification(**where, message_id=posted)
+    assert record is not None and record.reply_message_id == second.message_id
+    assert await repo.find_classification(**where, reply_message_id=first.message_id) == record
+    stats = await repo.chat_stats(**where)
+    assert (stats.images, stats.feedback_votes, stats.corrections) == (1, 2, 2)  # both votes, one record
+
+
 async def test_correct_without_a_reply_explains(bot: Harness) -> None:
     await bot.command("/correct meme")
     assert "Reply to an image" in bot.chat.pop().text

@@ -1,4 +1,4 @@
-"""Classifications: recorded with UTC times, found by message, verdict reply or image."""
+"""Classifications: recorded with UTC times, found by message, any verdict message or image."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ async def test_record_returns_the_stored_classification(repo: Repository, classi
 
 async def test_find_by_message_reply_or_image(repo: Repository, classify: Classify) -> None:
     record = await classify(message_id="10", image_sha256=sha(500))
-    await repo.set_reply_message(classification_id=record.id, reply_message_id="11")
+    await repo.add_verdict_message(classification_id=record.id, message_id="11")
     where = {"platform": "telegram", "chat_id": "-100"}
 
     by_message = await repo.find_classification(**where, message_id="10")
@@ -42,6 +42,35 @@ async def test_find_by_message_reply_or_image(repo: Repository, classify: Classi
     assert by_message is not None and by_message.reply_message_id == "11"
     assert await repo.find_classification(**where, message_id="11") is None
     assert await repo.find_classification(platform="telegram", chat_id="-200", message_id="10") is None
+
+
+async def test_every_verdict_message_leads_back_to_its_record(repo: Repository, classify: Classify) -> None:
+    record = await classify(message_id="10")
+    elsewhere = await classify(chat_id="-200", message_id="10")
+    await repo.add_verdict_message(classification_id=record.id, message_id="11")
+    await repo.add_verdict_message(classification_id=elsewhere.id, message_id="11")  # ids are per chat
+    await repo.add_verdict_message(classification_id=record.id, message_id="12")  # /classify again
+    where = {"platform": "telegram", "chat_id": "-100"}
+
+    by_first = await repo.find_classification(**where, reply_message_id="11")
+    by_second = await repo.find_classification(**where, reply_message_id="12")
+
+    assert by_first == by_second == await repo.get_classification(record.id)
+    assert by_first is not None and (by_first.id, by_first.reply_message_id) == (record.id, "12")
+    other = await repo.find_classification(platform="telegram", chat_id="-200", reply_message_id="11")
+    assert other is not None and (other.id, other.reply_message_id) == (elsewhere.id, "11")
+    assert await repo.find_classification(**where, reply_message_id="13") is None
+
+
+async def test_verdict_messages_follow_a_migrated_chat(repo: Repository, classify: Classify) -> None:
+    record = await classify(chat_id="-5", message_id="77")
+    await repo.add_verdict_message(classification_id=record.id, message_id="78")
+
+    await repo.migrate_chat(platform="telegram", old_chat_id="-5", new_chat_id="-1005")
+
+    found = await repo.find_classification(platform="telegram", chat_id="-1005", reply_message_id="78")
+    assert found is not None and found.id == record.id
+    assert await repo.find_classification(platform="telegram", chat_id="-5", reply_message_id="78") is None
 
 
 async def test_find_returns_the_newest_match(repo: Repository, classify: Classify) -> None:
@@ -81,7 +110,7 @@ async def test_set_action_taken(repo: Repository, classify: Classify) -> None:
 async def test_unknown_classification_ids(repo: Repository) -> None:
     assert await repo.get_classification(12345) is None
     with pytest.raises(UnknownClassification):
-        await repo.set_reply_message(classification_id=12345, reply_message_id="1")
+        await repo.add_verdict_message(classification_id=12345, message_id="1")
     with pytest.raises(UnknownClassification):
         await repo.set_action_taken(classification_id=12345, action_taken="deleted")
 

@@ -1,4 +1,4 @@
-"""The Alembic migration builds the schema from nothing, idempotently, and matches the models."""
+"""The Alembic migrations build the schema from nothing or from an earlier revision, and match the models."""
 
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ EXPECTED_COLUMNS = {
         "confidence",
         "model_version",
         "action_taken",
-        "reply_message_id",
         "created_at",
     },
+    "verdict_messages": {"id", "classification_id", "message_id"},
     "images": {"sha256", "data", "width", "height", "first_seen", "last_seen", "expires_at", "pinned"},
     "corrections": {"id", "classification_id", "user_id", "label", "trusted", "created_at", "updated_at"},
 }
@@ -68,24 +68,29 @@ async def test_open_creates_every_table_at_head(db_url: str) -> None:
 
     found = columns(db_path(db_url))
     assert found == {**EXPECTED_COLUMNS, "alembic_version": {"version_num"}}
-    assert version(db_path(db_url)) == [head_revision()] == ["0001"]
+    assert version(db_path(db_url)) == [head_revision()] == ["0002"]
 
 
 async def test_indexes_and_constraints_exist(db_url: str) -> None:
     await upgrade(db_url)
     with sqlite3.connect(db_path(db_url)) as db:
         indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        foreign_keys = db.execute("PRAGMA foreign_key_list(corrections)").fetchall()
+        foreign_keys = {
+            table: db.execute(f"PRAGMA foreign_key_list({table})").fetchall()
+            for table in ("corrections", "verdict_messages")
+        }
     assert {
         "ix_classifications_image_sha256",
         "ix_classifications_platform_chat_id_created_at",
         "ix_classifications_platform_chat_id_message_id",
-        "ix_classifications_platform_chat_id_reply_message_id",
         "ix_images_expires_at",
+        "ix_verdict_messages_classification_id",
+        "ix_verdict_messages_message_id",
     } <= indexes
-    assert [(fk[2], fk[3], fk[4], fk[6]) for fk in foreign_keys] == [
-        ("classifications", "classification_id", "id", "CASCADE")
-    ]
+    for table in ("corrections", "verdict_messages"):
+        assert [(fk[2], fk[3], fk[4], fk[6]) for fk in foreign_keys[table]] == [
+            ("classifications", "classification_id", "id", "CASCADE")
+        ]
 
 
 async def test_opening_twice_keeps_data_and_version(db_url: str) -> None:
@@ -99,7 +104,7 @@ async def test_opening_twice_keeps_data_and_version(db_url: str) -> None:
     finally:
         await repo.aclose()
     assert settings.memes_only is True
-    assert version(db_path(db_url)) == ["0001"]
+    assert version(db_path(db_url)) == ["0002"]
 
 
 async def test_downgrade_to_base_and_upgrade_again(db_url: str) -> None:
@@ -123,6 +128,63 @@ async def test_database_at_an_earlier_revision_is_upgraded_on_open(db_url: str) 
         assert await current_revision(engine) == head_revision()
     finally:
         await engine.dispose()
+
+
+def _insert_classification(path: Path, *, message_id: str, reply_message_id: str | None) -> None:
+    """A row as revision 0001 stored it, verdict reply id in its own column."""
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute(
+            "INSERT INTO classifications (platform, chat_id, message_id, user_id, image_sha256, label,"
+            " confidence, model_version, reply_message_id, created_at) VALUES ('telegram', '-100', ?,"
+            " 'alice', ?, 'meme', 0.9, 'v1', ?, '2026-01-01 00:00:00.000000+00:00')",
+            (message_id, message_id.rjust(64, "0"), reply_message_id),
+        )
+        db.execute(
+            "INSERT INTO corrections (classification_id, user_id, label, trusted, created_at, updated_at)"
+            " SELECT id, 'bob', 'not_meme', 0, created_at, created_at FROM classifications"
+            " WHERE message_id = ?",
+            (message_id,),
+        )
+
+
+async def test_upgrade_from_0001_keeps_verdict_replies_resolvable(db_url: str) -> None:
+    await upgrade(db_url, "0001")
+    _insert_classification(db_path(db_url), message_id="10", reply_message_id="11")
+    _insert_classification(db_path(db_url), message_id="20", reply_message_id=None)
+
+    repo = await Repository.open(db_url)
+    try:
+        where = {"platform": "telegram", "chat_id": "-100"}
+        found = await repo.find_classification(**where, reply_message_id="11")
+        assert found is not None and (found.message_id, found.reply_message_id) == ("10", "11")
+        unanswered = await repo.find_classification(**where, message_id="20")
+        assert unanswered is not None and unanswered.reply_message_id is None
+        assert (await repo.chat_stats(**where)).feedback_votes == 2  # the corrections survived
+    finally:
+        await repo.aclose()
+    assert version(db_path(db_url)) == ["0002"]
+
+
+async def test_downgrade_to_0001_keeps_the_newest_verdict_reply(db_url: str) -> None:
+    await upgrade(db_url, "0001")
+    _insert_classification(db_path(db_url), message_id="10", reply_message_id="11")
+    repo = await Repository.open(db_url)
+    try:
+        record = await repo.find_classification(platform="telegram", chat_id="-100", message_id="10")
+        assert record is not None
+        await repo.add_verdict_message(classification_id=record.id, message_id="12")
+    finally:
+        await repo.aclose()
+
+    await downgrade(db_url, "0001")
+
+    with sqlite3.connect(db_path(db_url)) as db:
+        assert db.execute("SELECT message_id, reply_message_id FROM classifications").fetchall() == [
+            ("10", "12")
+        ]
+        assert db.execute("SELECT count(*) FROM corrections").fetchone() == (1,)
+    assert "verdict_messages" not in columns(db_path(db_url))
 
 
 async def test_migration_matches_the_models(db_url: str) -> None:
@@ -175,7 +237,7 @@ def test_in_memory_sqlite_is_refused(url: str) -> None:
 @pytest.mark.parametrize("table", sorted(Base.metadata.tables))
 def test_tables_compile_for_postgresql(table: str) -> None:
     ddl = str(CreateTable(Base.metadata.tables[table]).compile(dialect=postgresql.dialect()))
-    assert "TIMESTAMP WITH TIME ZONE" in ddl
+    assert ddl.count("TIMESTAMP") == ddl.count("TIMESTAMP WITH TIME ZONE")  # every time is zone-aware
 
 
 def test_new_revisions_render_from_the_template(tmp_path: Path) -> None:
@@ -184,10 +246,10 @@ def test_new_revisions_render_from_the_template(tmp_path: Path) -> None:
         "version_locations", os.pathsep.join([str(MIGRATIONS_DIR / "versions"), str(tmp_path)])
     )
 
-    script = command.revision(config, message="add a column", rev_id="0002", version_path=str(tmp_path))
+    script = command.revision(config, message="add a column", rev_id="0003", version_path=str(tmp_path))
 
     assert script is not None and not isinstance(script, list)
     source = Path(script.path).read_text()
     compile(source, script.path, "exec")
-    assert "revision: str = '0002'" in source
-    assert "down_revision: str | None = '0001'" in source
+    assert "revision: str = '0003'" in source
+    assert "down_revision: str | None = '0002'" in source

@@ -1,0 +1,101 @@
+"""Memes-only enforcement: a chat's action applied to non-memes, and notices that remove themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from bot import replies
+from bot.config import ModerationConfig
+from bot.errors import MessageGone, PermissionMissing
+from bot.events import ChatContext, ImagePosted
+from bot.judging import Judged
+from classifier import Verdict
+from storage import ChatSettings, Repository
+
+log = logging.getLogger(__name__)
+
+
+def offends(verdict: Verdict | None, threshold: float) -> bool:
+    return verdict is not None and verdict.label == "not_meme" and verdict.confidence >= threshold
+
+
+class MemesOnlyEnforcer:
+    """Deletes, warns about or only records non-memes in memes-only chats; owns the pending notices."""
+
+    def __init__(self, *, repo: Repository, moderation: ModerationConfig) -> None:
+        self._repo = repo
+        self._moderation = moderation
+        self._pending_deletes: dict[asyncio.Task[None], tuple[ChatContext, str]] = {}
+
+    async def applies(self, ev: ImagePosted, settings: ChatSettings) -> bool:
+        """Whether this post is held to memes-only (moderators are exempt unless configured not to be)."""
+        return settings.memes_only and not (
+            self._moderation.exempt_moderators and await ev.ctx.is_moderator(ev.sender.user_id)
+        )
+
+    async def enforce(self, ev: ImagePosted, offending: Sequence[Judged], settings: ChatSettings) -> set[str]:
+        """Apply the chat's action to non-memes; return the ids of messages actually deleted."""
+        action = {"delete": "deleted", "warn": "warned", "dryrun": "dryrun"}[settings.action]
+        deleted: set[str] = set()
+        for judged in offending:
+            assert judged.record is not None
+            taken = action
+            if settings.action == "delete" and judged.message_id not in deleted:
+                taken = await self._delete_offender(ev.ctx, judged.message_id)
+                if taken == "deleted":
+                    deleted.add(judged.message_id)
+            await self._repo.set_action_taken(classification_id=judged.record.id, action_taken=taken)
+        if deleted:
+            verdict = offending[0].verdict
+            assert verdict is not None
+            await self._notice(
+                ev.ctx,
+                f"🚫 Removed a non-meme from {ev.sender.display_name} ({replies.verdict_line(verdict)}). "
+                "This chat is memes only.",
+            )
+        return deleted
+
+    async def aclose(self) -> None:
+        """Remove the self-deleting notices now rather than leave them behind."""
+        pending = list(self._pending_deletes.items())
+        self._pending_deletes.clear()
+        for task, _ in pending:
+            task.cancel()
+        await asyncio.gather(*(t for t, _ in pending), return_exceptions=True)
+        deletions = [_quiet_delete(ctx, message_id) for _, (ctx, message_id) in pending]
+        if deletions:
+            await asyncio.wait_for(asyncio.gather(*deletions), timeout=10)
+
+    async def _delete_offender(self, ctx: ChatContext, message_id: str) -> str:
+        try:
+            await ctx.delete(message_id)
+        except PermissionMissing as exc:
+            await ctx.send(
+                f"This chat is memes only, but I can't remove that image: {exc}", reply_to=message_id
+            )
+            return "delete_failed"
+        except MessageGone:
+            return "delete_failed"
+        return "deleted"
+
+    async def _notice(self, ctx: ChatContext, text: str) -> None:
+        sent = await ctx.send(text)
+        if self._moderation.notice_seconds > 0:
+            task = asyncio.create_task(self._delete_later(ctx, sent.message_id))
+            self._pending_deletes[task] = (ctx, sent.message_id)
+            task.add_done_callback(lambda t: self._pending_deletes.pop(t, None))
+
+    async def _delete_later(self, ctx: ChatContext, message_id: str) -> None:
+        await asyncio.sleep(self._moderation.notice_seconds)
+        await _quiet_delete(ctx, message_id)
+
+
+async def _quiet_delete(ctx: ChatContext, message_id: str) -> None:
+    try:
+        await ctx.delete(message_id)
+    except (PermissionMissing, MessageGone):
+        pass
+    except Exception:
+        log.exception("could not delete notice %s in %s:%s", message_id, ctx.platform, ctx.chat_id)
