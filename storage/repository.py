@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from storage import chats, images, labelling
+from storage import chats, classifications, images, labelling
 from storage.engine import create_engine, session_factories
 from storage.migrate import upgrade_engine
-from storage.models import ClassificationRow, CorrectionRow, VerdictMessageRow
+from storage.models import ClassificationRow, CorrectionRow
 from storage.records import (
     ChatDefaults,
     ChatSettings,
@@ -32,14 +32,6 @@ from storage.records import (
 T = TypeVar("T")
 _DEFAULTS = ChatDefaults()
 _IMAGE_BATCH = 64  # images whose bytes are fetched per query while streaming labelled images
-# A record's reply_message_id: the newest message in which the bot gave its verdict.
-_NEWEST_VERDICT = (
-    select(VerdictMessageRow.message_id)
-    .where(VerdictMessageRow.classification_id == ClassificationRow.id)
-    .order_by(VerdictMessageRow.id.desc())
-    .limit(1)
-    .scalar_subquery()
-)
 
 
 def _now() -> datetime:
@@ -133,43 +125,39 @@ class Repository:
     ) -> ClassificationRecord:
         if not 0.0 <= confidence <= 1.0:
             raise ValueError(f"confidence must be between 0 and 1, not {confidence!r}")
-        row = ClassificationRow(
-            platform=platform,
-            chat_id=chat_id,
-            message_id=message_id,
-            user_id=user_id,
-            image_sha256=image_sha256,
-            label=check_label(label),
-            confidence=float(confidence),
-            model_version=model_version,
-            action_taken=check_action_taken(action_taken),
-            created_at=_now(),
-        )
+        label, action_taken = check_label(label), check_action_taken(action_taken)
         async with self._write.begin() as session:
-            session.add(row)
-            await session.flush()
-            return _classification_record(row, reply_message_id=None)
+            return await classifications.record(
+                session,
+                platform=platform,
+                chat_id=chat_id,
+                message_id=message_id,
+                user_id=user_id,
+                image_sha256=image_sha256,
+                label=label,
+                confidence=float(confidence),
+                model_version=model_version,
+                action_taken=action_taken,
+                now=_now(),
+            )
 
     async def add_verdict_message(self, *, classification_id: int, message_id: str) -> None:
         """Remembers one more message giving this verdict: a reply to any of them finds the record."""
         async with self._write.begin() as session:
-            if await session.get(ClassificationRow, classification_id) is None:
-                raise UnknownClassification(classification_id)
-            session.add(VerdictMessageRow(classification_id=classification_id, message_id=message_id))
+            await classifications.add_verdict_message(
+                session, classification_id=classification_id, message_id=message_id
+            )
 
     async def set_action_taken(self, *, classification_id: int, action_taken: str) -> None:
-        statement = (
-            update(ClassificationRow)
-            .where(ClassificationRow.id == classification_id)
-            .values(action_taken=check_action_taken(action_taken))
-        )
+        check_action_taken(action_taken)
         async with self._write.begin() as session:
-            result = await (await session.connection()).execute(statement)
-            if result.rowcount == 0:
-                raise UnknownClassification(classification_id)
+            await classifications.set_action_taken(
+                session, classification_id=classification_id, action_taken=action_taken
+            )
 
     async def get_classification(self, classification_id: int) -> ClassificationRecord | None:
-        return await self._newest_classification(ClassificationRow.id == classification_id)
+        async with self._read() as session:
+            return await classifications.newest(session, [ClassificationRow.id == classification_id])
 
     async def find_classification(
         self,
@@ -182,21 +170,15 @@ class Repository:
     ) -> ClassificationRecord | None:
         """The newest classification in the chat matching every criterion given (at least one);
         `reply_message_id` matches any message in which the bot gave the verdict."""
-        table = ClassificationRow
-        criteria = [
-            criterion
-            for criterion, value in (
-                (table.message_id == message_id, message_id),
-                (table.id.in_(_verdict_given_in(reply_message_id)), reply_message_id),
-                (table.image_sha256 == image_sha256, image_sha256),
-            )
-            if value is not None
-        ]
-        if not criteria:
-            raise ValueError("find_classification needs message_id, reply_message_id or image_sha256")
-        return await self._newest_classification(
-            table.platform == platform, table.chat_id == chat_id, *criteria
+        criteria = classifications.matching(
+            platform=platform,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_message_id=reply_message_id,
+            image_sha256=image_sha256,
         )
+        async with self._read() as session:
+            return await classifications.newest(session, criteria)
 
     async def store_image(
         self, *, sha256: str, data: bytes, width: int, height: int, retention_days: int
@@ -296,26 +278,3 @@ class Repository:
         except IntegrityError:
             async with self._write.begin() as session:
                 return await apply(session)
-
-    async def _newest_classification(self, *criteria: ColumnElement[bool]) -> ClassificationRecord | None:
-        query = (
-            select(ClassificationRow, _NEWEST_VERDICT)
-            .where(*criteria)
-            .order_by(ClassificationRow.created_at.desc(), ClassificationRow.id.desc())
-            .limit(1)
-        )
-        async with self._read() as session:
-            found = (await session.execute(query)).first()
-            return None if found is None else _classification_record(found[0], reply_message_id=found[1])
-
-
-def _verdict_given_in(message_id: str | None) -> Select[int]:
-    """The ids of the classifications whose verdict the bot gave in `message_id`."""
-    return select(VerdictMessageRow.classification_id).where(VerdictMessageRow.message_id == message_id)
-
-
-def _classification_record(row: ClassificationRow, *, reply_message_id: str | None) -> ClassificationRecord:
-    columns = {
-        f.name: getattr(row, f.name) for f in fields(ClassificationRecord) if f.name != "reply_message_id"
-    }
-    return ClassificationRecord(**columns, reply_message_id=reply_message_id)
