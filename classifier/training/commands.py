@@ -82,6 +82,12 @@ def _add_evaluate(sub: SubParsers) -> None:
     evaluate.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
     evaluate.add_argument("--out", type=Path, required=True)
     evaluate.add_argument("--run", type=Path, help="a training run folder: adds its training curves")
+    evaluate.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="as [classifier] precision: auto is bf16/fp16 on CUDA, fp32 on the CPU",
+    )
     _add_machine_options(evaluate, device="auto")
     evaluate.set_defaults(func=_cmd_evaluate)
 
@@ -172,6 +178,7 @@ def _cmd_evaluate(args: argparse.Namespace, _config: object = None) -> int:
             split=args.split,
             run_dir=args.run,
             device=args.device,
+            precision=args.precision,
             batch_size=args.batch_size,
             workers=args.workers,
         )

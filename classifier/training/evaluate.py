@@ -100,6 +100,7 @@ def evaluate(
     split: str = "test",
     run_dir: Path | None = None,
     device: str = "auto",
+    precision: str = "auto",
     batch_size: int = 64,
     workers: int = 0,
 ) -> dict[str, Any]:
@@ -107,7 +108,7 @@ def evaluate(
     from classifier.training.report import write_report  # matplotlib: only once there is something to draw
 
     samples = select_split(load_samples(specs), split)
-    model = InferenceModel.from_checkpoint(checkpoint, device=select_device(device))
+    model = InferenceModel.from_checkpoint(checkpoint, device=select_device(device), precision=precision)
     scores = score_samples([model], samples, batch_size=batch_size, workers=workers)[0]
     result = compute_metrics(samples, scores)
     result["model"] = {

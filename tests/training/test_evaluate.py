@@ -123,3 +123,22 @@ def test_evaluate_on_an_empty_split_says_so(
     ]
     assert main([*argv, "--out", str(tmp_path), "--device", "cpu"]) == 2
     assert "no images in the 'test' split" in capsys.readouterr().err
+
+
+def test_evaluate_in_the_precision_the_bot_would_serve(
+    tiny: TinyData, bright_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "evaluate",
+        "--checkpoint",
+        str(bright_checkpoint),
+        "--data",
+        str(tiny.manifest),
+        "--split",
+        "all",
+    ]
+    assert main([*argv, "--out", str(tmp_path), "--device", "cpu", "--precision", "bf16"]) == 0
+    assert "16 images: accuracy 1.0000" in capsys.readouterr().out
+    assert json.loads((tmp_path / "metrics.json").read_text())["model"]["precision"] == "bfloat16"
+    with pytest.raises(SystemExit):
+        main([*argv, "--out", str(tmp_path), "--precision", "fp8"])
