@@ -48,7 +48,9 @@ def _add_train(sub: SubParsers) -> None:
     train.add_argument("--out", type=Path, required=True, help="run folder (best/, last/, history.json)")
     train.add_argument("--init", default="scratch", help="scratch | imagenet (downloads) | FILE.safetensors")
     train.add_argument("--arch", default="resnet101", choices=SUPPORTED_ARCHS, help="smaller ones: tests")
-    train.add_argument("--epochs", type=int, default=30)
+    train.add_argument(
+        "--epochs", type=int, help="default 30; with --resume: a new length for the run (its decay follows)"
+    )
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--weight-decay", type=float, default=0.05)
@@ -133,7 +135,7 @@ def _cmd_train(args: argparse.Namespace, _config: object = None) -> int:
     recipe = Recipe(
         arch=args.arch,
         init=args.init,
-        epochs=args.epochs,
+        epochs=args.epochs or Recipe.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
         weight_decay=args.weight_decay,
@@ -153,6 +155,7 @@ def _cmd_train(args: argparse.Namespace, _config: object = None) -> int:
         save_every=args.save_every,
         time_limit=args.time_limit,
         resume=args.resume,
+        resume_epochs=args.epochs if args.resume else None,
         model_version=args.model_version,
     )
     try:

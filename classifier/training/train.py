@@ -7,6 +7,8 @@ After every epoch: validation, a resumable state in OUT/last/, and OUT/best/ (an
 when validation accuracy improves (ties: lower validation loss). `--max-steps N` stops after N steps
 in all, a resumed run counting the steps before, and `--time-limit S` after S seconds of this run
 (the best checkpoint is exported either way); `--resume` then continues exactly where it stopped.
+`--resume --epochs N` lengthens (or shortens) a run: the cosine decay is recomputed for the new total
+from the step it resumes at, so the learning rate moves on smoothly from about where it was.
 Long epochs (hours on a CPU) also save last/ every `--save-every` seconds, so a killed run loses little.
 """
 
@@ -71,6 +73,7 @@ class TrainOptions:
     max_steps: int | None = None
     time_limit: float | None = None  # seconds of this invocation; then stop as at --max-steps
     resume: bool = False
+    resume_epochs: int | None = None  # with resume: a new length for the run (its cosine decay follows)
     save_every: float | None = 600.0  # seconds between mid-epoch saves of last/: a killed run loses less
     model_version: str | None = None
     log: Log = log_to_stderr
@@ -112,7 +115,11 @@ def _settle(options: TrainOptions) -> tuple[Recipe, tuple[DataSpec, ...], dict[s
         raise TrainError(
             f"--resume continues the run on its own data ({header['data']['data']}); drop --data"
         )
-    return Recipe.from_json(header["recipe"]), specs, header
+    recipe = Recipe.from_json(header["recipe"])
+    if options.resume_epochs is not None and options.resume_epochs != recipe.epochs:
+        recipe = dataclasses.replace(recipe, epochs=options.resume_epochs)
+        header = {**header, "recipe": recipe.to_json()}
+    return recipe, specs, header
 
 
 class Trainer:

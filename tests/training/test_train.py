@@ -247,3 +247,13 @@ def test_scratch_blocks_start_as_the_identity(arch: str, last_bn: str) -> None:
     x = torch.randn(1, block.conv1.in_channels, 8, 8).relu()
     assert torch.count_nonzero(getattr(block, last_bn).weight) == 0
     assert torch.allclose(block(x), x)  # relu(0 + x) = x for x >= 0
+
+
+def test_resume_can_lengthen_a_run(tiny: TinyData, tmp_path: Path) -> None:
+    run(tiny, tmp_path, max_steps=4)  # 3 epochs of 3 steps planned
+    longer = run(tiny, tmp_path, data=(), resume=True, resume_epochs=4)
+    assert longer.finished and len(longer.state.epochs) == 4 and longer.state.step == 12
+    lrs = [step[4] for step in longer.state.steps]
+    assert lrs[4] == pytest.approx(lr_at(4, 12, 3, SMALL.lr)) and lrs[-1] < 0.1 * SMALL.lr
+    assert load_checkpoint(tmp_path / "best")[1].extra["recipe"]["epochs"] == 4
+    assert json.loads((tmp_path / "history.json").read_text())["recipe"]["epochs"] == 4
