@@ -21,11 +21,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
 NO_DEFAULT_MODEL = """\
-memebot: the trained default model has not shipped with this version yet (README: "What does not
-work yet"). Point [classifier] checkpoint (or --checkpoint) at a safetensors checkpoint, or, to try
-the plumbing with random verdicts, make an untrained one:
-    memebot random-checkpoint --out models/untrained
-    memebot run --checkpoint models/untrained"""
+memebot: the default model is missing from classifier/models/default. It ships in the repository:
+restore it with `git checkout -- classifier/models/default` (or reinstall memebot), or point
+[classifier] checkpoint (or --checkpoint) at another safetensors checkpoint."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
