@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 from classifier.errors import ClassifierError
 from classifier.model import CheckpointMeta, InferenceModel, load_checkpoint, random_checkpoint, select_device
 from classifier.preprocess import DecodeLimits, preprocess
-from classifier.service import Classifier, ClassifierSettings
+from classifier.service import Classifier, ClassifierSettings, inference_executor
 
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONCURRENCY = (1, 8, 32, 128)
@@ -68,19 +68,17 @@ def run_benchmark(
     """
     plan = QUICK if quick else FULL
     device = select_device(settings.device)
-    with tempfile.TemporaryDirectory(prefix="memebot-bench-") as tmp:
-        checkpoint, source = _checkpoint(settings, Path(tmp), input_size or (64 if quick else 224))
-        module, meta = load_checkpoint(checkpoint, device)
-    if input_size:
-        meta = dataclasses.replace(meta, input_size=input_size)
-    model = InferenceModel(module, meta, device, settings.precision)
-    # The raw section warms the shared model up; per-scenario warm-ups would only cost time.
-    settings = dataclasses.replace(settings, request_timeout_s=BENCH_TIMEOUT_S, warmup=False)
-    log.info("bench on %s, input %d px, checkpoint %s", _describe(device), meta.input_size, source)
-    images = _photos(BASE_IMAGES)
-    raw = _bench_raw(model, plan)
-    best_raw = max(row["images_per_s"] for row in raw)
-    batched, unbatched = asyncio.run(_bench_services(model, settings, images, plan, best_raw))
+    # Everything that touches the model runs on one thread, as in the bot (see inference_executor).
+    with inference_executor() as thread:
+        model, source = thread.submit(_load, settings, input_size, quick).result()
+        meta = model.meta
+        # The raw section warms the shared model up; per-scenario warm-ups would only cost time.
+        settings = dataclasses.replace(settings, request_timeout_s=BENCH_TIMEOUT_S, warmup=False)
+        log.info("bench on %s, input %d px, checkpoint %s", _describe(device), meta.input_size, source)
+        images = _photos(BASE_IMAGES)
+        raw = thread.submit(_bench_raw, model, plan).result()
+        best_raw = max(row["images_per_s"] for row in raw)
+        batched, unbatched = asyncio.run(_bench_services(model, settings, images, plan, best_raw, thread))
     result: dict[str, Any] = {
         "device": _describe(device),
         "torch": torch.__version__,
@@ -106,6 +104,16 @@ def run_benchmark(
         out_json.parent.mkdir(parents=True, exist_ok=True)
         out_json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def _load(settings: ClassifierSettings, input_size: int | None, quick: bool) -> tuple[InferenceModel, str]:
+    device = select_device(settings.device)
+    with tempfile.TemporaryDirectory(prefix="memebot-bench-") as tmp:
+        checkpoint, source = _checkpoint(settings, Path(tmp), input_size or (64 if quick else 224))
+        module, meta = load_checkpoint(checkpoint, device)
+    if input_size:
+        meta = dataclasses.replace(meta, input_size=input_size)
+    return InferenceModel(module, meta, device, settings.precision), source
 
 
 def format_table(result: Mapping[str, Any]) -> str:
@@ -172,20 +180,30 @@ def _bench_raw(model: InferenceModel, plan: _Plan) -> list[dict[str, Any]]:
 
 
 async def _bench_services(
-    model: InferenceModel, settings: ClassifierSettings, images: Sequence[bytes], plan: _Plan, best_raw: float
+    model: InferenceModel,
+    settings: ClassifierSettings,
+    images: Sequence[bytes],
+    plan: _Plan,
+    best_raw: float,
+    thread: ThreadPoolExecutor,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     unbatched_settings = dataclasses.replace(settings, max_batch_size=1)
     batched, unbatched = [], []
     for concurrency in CONCURRENCY:
         wanted = max(plan.min_requests, plan.per_caller * concurrency, int(best_raw * plan.scenario_s))
         n = min(wanted, max(plan.max_requests, concurrency))
-        batched.append(await _bench_service(model, settings, images, concurrency, n))
-        unbatched.append(await _bench_service(model, unbatched_settings, images, concurrency, n))
+        batched.append(await _bench_service(model, settings, images, concurrency, n, thread))
+        unbatched.append(await _bench_service(model, unbatched_settings, images, concurrency, n, thread))
     return batched, unbatched
 
 
 async def _bench_service(
-    model: InferenceModel, settings: ClassifierSettings, images: Sequence[bytes], concurrency: int, n: int
+    model: InferenceModel,
+    settings: ClassifierSettings,
+    images: Sequence[bytes],
+    concurrency: int,
+    n: int,
+    thread: ThreadPoolExecutor,
 ) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
@@ -203,7 +221,7 @@ async def _bench_service(
                 continue
             latencies.append(time.perf_counter() - start)
 
-    async with Classifier(model, settings) as classifier:
+    async with Classifier(model, settings, inference_thread=thread) as classifier:
         start = time.perf_counter()
         await asyncio.gather(*(caller(classifier) for _ in range(concurrency)))
         wall = time.perf_counter() - start

@@ -147,12 +147,14 @@ def to_tensor(img: Image.Image, meta: CheckpointMeta) -> torch.Tensor:
     box = letterbox_geometry(img.width, img.height, size)
     rgb = img if img.mode == "RGB" else img.convert("RGB")
     resized = rgb.resize((box.width, box.height), _RESAMPLE, reducing_gap=_REDUCING_GAP)
-    pixels = torch.from_numpy(np.array(resized, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
-    mean = torch.tensor(meta.mean).view(3, 1, 1)
-    std = torch.tensor(meta.std).view(3, 1, 1)
-    out = torch.zeros(3, size, size)
+    # NumPy, not torch: torch ops here would start OpenMP thread teams in every preprocessing thread,
+    # which on a small CPU compete with the inference thread's.
+    pixels = np.asarray(resized, dtype=np.float32).transpose(2, 0, 1) / np.float32(255.0)
+    mean = np.asarray(meta.mean, dtype=np.float32).reshape(3, 1, 1)
+    std = np.asarray(meta.std, dtype=np.float32).reshape(3, 1, 1)
+    out = np.zeros((3, size, size), dtype=np.float32)
     out[:, box.top : box.top + box.height, box.left : box.left + box.width] = (pixels - mean) / std
-    return out
+    return torch.from_numpy(out)
 
 
 def scaled_to_fit(img: Image.Image, *, min_side: int, max_side: int) -> Image.Image:

@@ -156,3 +156,31 @@ def test_from_settings_without_a_checkpoint_says_how_to_fix_it(tmp_path: Path) -
         Classifier.from_settings(SETTINGS)
     with pytest.raises(CheckpointError, match="not found"):
         Classifier.from_settings(dataclasses.replace(SETTINGS, checkpoint=tmp_path / "missing"))
+
+
+async def test_the_model_loads_and_runs_on_one_thread(bright_checkpoint: Path) -> None:
+    import threading
+
+    from classifier import model as model_module
+    from classifier.service import inference_executor
+
+    threads: list[str] = []
+    real_load = model_module.InferenceModel.from_checkpoint.__func__  # type: ignore[attr-defined]
+
+    def recording_load(cls: type[InferenceModel], *args: object) -> InferenceModel:
+        threads.append(threading.current_thread().name)
+        return real_load(cls, *args)  # type: ignore[no-any-return]
+
+    settings = dataclasses.replace(SETTINGS, checkpoint=bright_checkpoint)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(InferenceModel, "from_checkpoint", classmethod(recording_load))
+        classifier = Classifier.from_settings(settings)
+    async with classifier:
+        await classifier.classify(f.jpeg_bytes())
+    assert threads and threads[0].startswith("memebot-inference")
+    # A thread handed in is the caller's: the classifier runs on it and leaves it running.
+    with inference_executor() as thread:
+        model = thread.submit(InferenceModel.from_checkpoint, bright_checkpoint, "cpu").result()
+        async with Classifier(model, SETTINGS, inference_thread=thread) as borrowed:
+            await borrowed.classify(f.jpeg_bytes())
+        assert thread.submit(lambda: threading.current_thread().name).result().startswith("memebot-inference")
