@@ -70,7 +70,7 @@ def run_benchmark(
     device = select_device(settings.device)
     # Everything that touches the model runs on one thread, as in the bot (see inference_executor).
     with inference_executor() as thread:
-        model, source = thread.submit(_load, settings, input_size, quick).result()
+        model, source = thread.submit(_load, settings, device, input_size, quick).result()
         meta = model.meta
         # The raw section warms the shared model up; per-scenario warm-ups would only cost time.
         settings = dataclasses.replace(settings, request_timeout_s=BENCH_TIMEOUT_S, warmup=False)
@@ -106,8 +106,9 @@ def run_benchmark(
     return result
 
 
-def _load(settings: ClassifierSettings, input_size: int | None, quick: bool) -> tuple[InferenceModel, str]:
-    device = select_device(settings.device)
+def _load(
+    settings: ClassifierSettings, device: torch.device, input_size: int | None, quick: bool
+) -> tuple[InferenceModel, str]:
     with tempfile.TemporaryDirectory(prefix="memebot-bench-") as tmp:
         checkpoint, source = _checkpoint(settings, Path(tmp), input_size or (64 if quick else 224))
         module, meta = load_checkpoint(checkpoint, device)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from classifier.errors import CheckpointError
-from classifier.model import SUPPORTED_ARCHS
+from classifier.model import PRECISION_DTYPES, SUPPORTED_ARCHS
 from classifier.training.data import DataSpec
 
 SubParsers = argparse._SubParsersAction  # argparse has no public name for it
@@ -63,12 +63,7 @@ def _add_train(sub: SubParsers) -> None:
     train.add_argument("--max-steps", type=int, help="stop after N optimizer steps in all (smoke runs)")
     train.add_argument("--time-limit", type=float, help="stop after S seconds of this run (resumable)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    train.add_argument(
-        "--precision",
-        default="auto",
-        choices=("auto", "fp32", "bf16", "fp16"),
-        help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32",
-    )
+    _add_precision(train, "auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32")
     train.add_argument(
         "--save-every", type=float, default=600.0, help="seconds between mid-epoch saves of last/"
     )
@@ -84,12 +79,7 @@ def _add_evaluate(sub: SubParsers) -> None:
     evaluate.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
     evaluate.add_argument("--out", type=Path, required=True)
     evaluate.add_argument("--run", type=Path, help="a training run folder: adds its training curves")
-    evaluate.add_argument(
-        "--precision",
-        default="auto",
-        choices=("auto", "fp32", "bf16", "fp16"),
-        help="as [classifier] precision: auto is bf16/fp16 on CUDA, fp32 on the CPU",
-    )
+    _add_precision(evaluate, "as [classifier] precision: auto is bf16/fp16 on CUDA, fp32 on the CPU")
     _add_machine_options(evaluate, device="auto")
     evaluate.set_defaults(func=_cmd_evaluate)
 
@@ -109,6 +99,10 @@ def _add_machine_options(parser: argparse.ArgumentParser, *, device: str, batch_
     parser.add_argument("--workers", type=int, default=default_workers(), help="image decoding processes")
     if batch_size:
         parser.add_argument("--batch-size", type=int, default=64)
+
+
+def _add_precision(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--precision", default="auto", choices=("auto", *PRECISION_DTYPES), help=help_text)
 
 
 def _add_pack(dataset: SubParsers) -> None:

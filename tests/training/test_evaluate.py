@@ -72,6 +72,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyData:
     return make_tiny_data(tmp_path_factory.mktemp("tiny"))
 
 
+def evaluate_argv(checkpoint: Path, data: object, split: str) -> list[str]:
+    return ["evaluate", "--checkpoint", str(checkpoint), "--data", str(data), "--split", split]
+
+
 def test_evaluate_writes_metrics_report_and_plots(
     tiny: TinyData, bright_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -81,15 +85,7 @@ def test_evaluate_writes_metrics_report_and_plots(
     epochs = [{"epoch": 1, "train_loss": 0.4, "train_accuracy": 1.0, "val_loss": 0.3, "val_accuracy": 1.0}]
     (run / "history.json").write_text(json.dumps({"steps": steps, "epochs": epochs}))
     out = tmp_path / "eval"
-    argv = [
-        "evaluate",
-        "--checkpoint",
-        str(bright_checkpoint),
-        "--data",
-        str(tiny.manifest),
-        "--split",
-        "all",
-    ]
+    argv = evaluate_argv(bright_checkpoint, str(tiny.manifest), "all")
     assert main([*argv, "--out", str(out), "--run", str(run), "--device", "cpu", "--workers", "0"]) == 0
     assert "16 images: accuracy 1.0000" in capsys.readouterr().out
     result = json.loads((out / "metrics.json").read_text())
@@ -112,15 +108,7 @@ def test_evaluate_writes_metrics_report_and_plots(
 def test_evaluate_on_an_empty_split_says_so(
     tiny: TinyData, bright_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = [
-        "evaluate",
-        "--checkpoint",
-        str(bright_checkpoint),
-        "--data",
-        f"{tiny.export_zip}",
-        "--split",
-        "test",
-    ]
+    argv = evaluate_argv(bright_checkpoint, f"{tiny.export_zip}", "test")
     assert main([*argv, "--out", str(tmp_path), "--device", "cpu"]) == 2
     assert "no images in the 'test' split" in capsys.readouterr().err
 
@@ -128,15 +116,7 @@ def test_evaluate_on_an_empty_split_says_so(
 def test_evaluate_in_the_precision_the_bot_would_serve(
     tiny: TinyData, bright_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = [
-        "evaluate",
-        "--checkpoint",
-        str(bright_checkpoint),
-        "--data",
-        str(tiny.manifest),
-        "--split",
-        "all",
-    ]
+    argv = evaluate_argv(bright_checkpoint, str(tiny.manifest), "all")
     assert main([*argv, "--out", str(tmp_path), "--device", "cpu", "--precision", "bf16"]) == 0
     assert "16 images: accuracy 1.0000" in capsys.readouterr().out
     assert json.loads((tmp_path / "metrics.json").read_text())["model"]["precision"] == "bfloat16"
