@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -217,6 +221,34 @@ def test_preprocess_stacks_one_tensor_per_sampled_frame() -> None:
     assert still.shape == (1, 3, 64, 64)
     assert animated.shape == (3, 3, 64, 64)
     assert still.dtype == torch.float32
+
+
+def _threads_started_by(job: Callable[[], object]) -> int:
+    """How many threads of this process `job` leaves behind when run on a fresh thread (Linux)."""
+
+    def counted() -> int:
+        before = len(os.listdir("/proc/self/task"))
+        job()
+        return len(os.listdir("/proc/self/task")) - before
+
+    with ThreadPoolExecutor(1) as fresh:  # the thread stays alive while its OpenMP team would
+        return fresh.submit(counted).result()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads through /proc")
+def test_preprocessing_starts_no_torch_thread_team() -> None:
+    """A torch op in a preprocessing thread starts an OpenMP team there that spins against inference."""
+    meta = dataclasses.replace(TEST_META, input_size=224)  # big enough for torch to go parallel
+    data = f.jpeg_bytes(640, 480)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        started = _threads_started_by(lambda: preprocess(data, meta, LIMITS))
+        # The probe works: a torch op does start a team (measured second: the team's threads leave late).
+        assert _threads_started_by(lambda: torch.stack([torch.zeros(3, 224, 224)]) + 1) >= 1
+    finally:
+        torch.set_num_threads(previous)
+    assert started <= 0  # below zero only if an earlier test's idle threads left meanwhile
 
 
 # --- letterboxing -----------------------------------------------------------------------------------
