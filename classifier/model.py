@@ -134,12 +134,20 @@ def select_device(name: str = "auto") -> torch.device:
     return device
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX), where oneDNN runs a bf16
+    ResNet about twice as fast as fp32. Plain AVX512 CPUs only emulate bf16, slower than fp32."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private: absent means no
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """The compute dtype for `precision` on `device` ('auto': bf16/fp16 on CUDA, fp32 on CPU)."""
+    """The compute dtype for `precision` on `device`. 'auto': bf16 (fp16 where bf16 is missing) on
+    CUDA; on the CPU bf16 where the CPU has it natively (see cpu_has_native_bf16), else fp32."""
     if precision == "auto" and device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if precision == "auto":
-        return torch.float32
+        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
     if precision not in PRECISION_DTYPES:
         raise ValueError(f"unknown precision {precision!r}; use auto, {', '.join(PRECISION_DTYPES)}")
     return PRECISION_DTYPES[precision]
@@ -154,8 +162,11 @@ class InferenceModel:
         self.meta = meta
         self.device = torch.device(device)
         self.dtype = resolve_precision(precision, self.device)
-        # channels_last lets cuDNN use its fastest (tensor-core) convolution kernels.
-        self._memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        # channels_last lets cuDNN use its tensor-core kernels and oneDNN its bf16 ones (ResNet101 at
+        # 128 px, batch 16, 2-core AVX512-BF16 CPU: 110 images/s against 76 in NCHW). For fp32 on the
+        # CPU it made no difference that could be told from noise, so that path stays as it was.
+        fast_layout = self.device.type == "cuda" or self.dtype != torch.float32
+        self._memory_format = torch.channels_last if fast_layout else torch.contiguous_format
         self._model = model.eval().to(self.device, self.dtype).to(memory_format=self._memory_format)
 
     @classmethod

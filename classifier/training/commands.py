@@ -79,7 +79,10 @@ def _add_evaluate(sub: SubParsers) -> None:
     evaluate.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
     evaluate.add_argument("--out", type=Path, required=True)
     evaluate.add_argument("--run", type=Path, help="a training run folder: adds its training curves")
-    _add_precision(evaluate, "as [classifier] precision: auto is bf16/fp16 on CUDA, fp32 on the CPU")
+    _add_precision(
+        evaluate,
+        "as [classifier] precision: auto is bf16/fp16 on CUDA, bf16 on CPUs with native bf16, else fp32",
+    )
     _add_machine_options(evaluate, device="auto")
     evaluate.set_defaults(func=_cmd_evaluate)
 

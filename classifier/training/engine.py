@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from classifier.model import resolve_precision
+from classifier.model import cpu_has_native_bf16, resolve_precision
 from classifier.training.init_weights import initial_model
 from classifier.training.recipe import Recipe, param_groups
 
@@ -21,7 +21,7 @@ from classifier.training.recipe import Recipe, param_groups
 def training_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for `precision` ('auto', 'fp32', 'bf16', 'fp16') on `device`; None: float32."""
     if precision == "auto" and device.type == "cpu":
-        return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
+        return torch.bfloat16 if cpu_has_native_bf16() else None
     dtype = resolve_precision(precision, device)
     if dtype == torch.float16 and device.type != "cuda":
         raise ValueError("fp16 training needs CUDA; use bf16 or fp32 on this device")

@@ -15,7 +15,9 @@ from classifier.model import (
     CLASSES,
     InferenceModel,
     build_model,
+    cpu_has_native_bf16,
     load_checkpoint,
+    resolve_precision,
     save_checkpoint,
     select_device,
 )
@@ -174,8 +176,26 @@ def test_select_cuda_without_cuda_explains() -> None:
         select_device("cuda")
 
 
+def cpuinfo_flags() -> set[str]:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").exists(), reason="reads the CPU's flags from /proc/cpuinfo")
+def test_native_bf16_is_read_from_the_cpu() -> None:
+    native = bool(cpuinfo_flags() & {"avx512_bf16", "amx_tile", "amx_bf16"})
+    assert cpu_has_native_bf16() == native
+
+
 def test_precision(random_model: InferenceModel) -> None:
-    assert random_model.dtype == torch.float32  # auto on CPU
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+    assert random_model.dtype == resolve_precision("auto", cpu)
+    assert (
+        resolve_precision("fp32", cpu) == torch.float32 and resolve_precision("bf16", cpu) == torch.bfloat16
+    )
     with pytest.raises(ValueError, match="precision"):
         InferenceModel(build_model("resnet18"), random_model.meta, torch.device("cpu"), precision="fp8")
 

@@ -17,7 +17,7 @@ import torchvision
 from PIL import Image, ImageDraw
 
 from bot.cli import main
-from classifier.model import CheckpointMeta, build_model, load_checkpoint
+from classifier.model import CheckpointMeta, build_model, cpu_has_native_bf16, load_checkpoint
 from classifier.preprocess import to_tensor
 from classifier.training.augment import Augmentation, augment, letterbox, random_letterbox
 from classifier.training.data import DataSpec, load_samples
@@ -219,8 +219,7 @@ def test_a_killed_run_resumes_from_its_last_mid_epoch_save(tiny: TinyData, tmp_p
 
 def test_training_precision_follows_the_device() -> None:
     cpu = torch.device("cpu")
-    native_bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    assert training_precision("auto", cpu) == (torch.bfloat16 if native_bf16 else None)
+    assert training_precision("auto", cpu) == (torch.bfloat16 if cpu_has_native_bf16() else None)
     assert training_precision("fp32", cpu) is None
     assert training_precision("bf16", cpu) == torch.bfloat16
     with pytest.raises(ValueError, match="fp16 training needs CUDA"):
