@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import platform
+import statistics
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class _Plan:
-    raw_min_s: float  # time each raw batch size for at least this long ...
+    raw_rounds: int  # time every raw batch size this many times, interleaved ...
+    raw_min_s: float  # ... each time for at least this long ...
     raw_min_iters: int  # ... and this many batches
     scenario_s: float  # aim each service scenario at about this long at the best raw speed
     per_caller: int  # ... but give every caller at least this many requests
@@ -49,12 +51,12 @@ class _Plan:
 
 # A full CPU run at 224 px takes a few minutes; quick (for tests) takes seconds at 64 px.
 FULL = _Plan(
-    raw_min_s=2.0, raw_min_iters=3, scenario_s=8.0, per_caller=2, min_requests=32, max_requests=4096,
-    preprocess_images=128,
+    raw_rounds=3, raw_min_s=1.0, raw_min_iters=3,
+    scenario_s=8.0, per_caller=2, min_requests=32, max_requests=4096, preprocess_images=128,
 )  # fmt: skip
 QUICK = _Plan(
-    raw_min_s=0.0, raw_min_iters=1, scenario_s=0.0, per_caller=1, min_requests=8, max_requests=128,
-    preprocess_images=16,
+    raw_rounds=1, raw_min_s=0.0, raw_min_iters=1,
+    scenario_s=0.0, per_caller=1, min_requests=8, max_requests=128, preprocess_images=16,
 )  # fmt: skip
 
 
@@ -123,11 +125,12 @@ def format_table(result: Mapping[str, Any]) -> str:
         f"memebot bench on {result['device']} ({result['precision']}), torch {result['torch']}",
         f"checkpoint: {result['checkpoint']}, input {result['input_size']} px",
         "",
-        "raw model (InferenceModel.predict)",
-        "  batch  images/s  ms/batch",
+        "raw model (InferenceModel.predict; median of rounds)",
+        "  batch  images/s  ms/batch  rounds (images/s)",
     ]
     lines += [
-        f"  {r['batch_size']:>5}  {r['images_per_s']:>8.1f}  {r['ms_per_batch']:>8.1f}"
+        f"  {r['batch_size']:>5}  {r['images_per_s']:>8.1f}  {r['ms_per_batch']:>8.1f}  "
+        + " ".join(f"{x:.1f}" for x in r["rounds"])
         for r in result["raw_model"]
     ]
     lines += ["", "service (Classifier.classify, distinct 640x480 JPEGs)"]
@@ -163,20 +166,25 @@ def _describe(device: torch.device) -> str:
 
 
 def _bench_raw(model: InferenceModel, plan: _Plan) -> list[dict[str, Any]]:
-    rows = []
     size = model.meta.input_size
-    for batch_size in BATCH_SIZES:
-        batch = torch.randn(batch_size, 3, size, size)
-        model.predict(batch)  # first call per shape pays for kernel selection and allocation
-        iters, start = 0, time.perf_counter()
-        while iters < plan.raw_min_iters or time.perf_counter() - start < plan.raw_min_s:
-            model.predict(batch)
-            iters += 1
-        per_batch = (time.perf_counter() - start) / iters
-        rows.append(
-            dict(batch_size=batch_size, images_per_s=batch_size / per_batch, ms_per_batch=1000 * per_batch)
-        )
-        log.info("raw batch %d: %.1f images/s", batch_size, rows[-1]["images_per_s"])
+    batches = {n: torch.randn(n, 3, size, size) for n in BATCH_SIZES}
+    for batch in batches.values():
+        model.predict(batch)  # the first call per shape pays for kernel selection and allocation
+    # Rounds go through every batch size in turn, so a slow spell of a shared machine (this project's
+    # 2-core VM swings by 15-30% within seconds) falls on all sizes alike; each reports its median.
+    speeds: dict[int, list[float]] = {n: [] for n in BATCH_SIZES}
+    for _ in range(plan.raw_rounds):
+        for n, batch in batches.items():
+            iters, start = 0, time.perf_counter()
+            while iters < plan.raw_min_iters or time.perf_counter() - start < plan.raw_min_s:
+                model.predict(batch)
+                iters += 1
+            speeds[n].append(n * iters / (time.perf_counter() - start))
+    rows = []
+    for n, rounds in speeds.items():
+        median = statistics.median(rounds)
+        rows.append(dict(batch_size=n, images_per_s=median, ms_per_batch=1000 * n / median, rounds=rounds))
+        log.info("raw batch %d: %.1f images/s (rounds %s)", n, median, ", ".join(f"{r:.1f}" for r in rounds))
     return rows
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,15 +75,16 @@ class DecodeLimits:
 def decode_frames(data: bytes, limits: DecodeLimits, *, draft_size: int | None = None) -> list[Image.Image]:
     """Decode `data` into 1..max_frames upright RGB frames, or raise InvalidImage.
 
-    `draft_size` (optional) is the smallest side the caller needs: JPEGs are then decoded at a
-    reduced DCT scale that keeps both sides at least that large, which is several times faster.
+    `draft_size` (optional) is the longest side the caller needs: JPEGs are then decoded at the
+    smallest DCT scale (1/2, 1/4 or 1/8) that keeps the longest side at least that long, which is
+    several times faster than decoding every pixel and then throwing most away.
     """
     _check_byte_size(data, limits)
     with _readable_image(limits):
         img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
         _check_pixels(img.size, limits)
         if draft_size:
-            img.draft("RGB", (draft_size, draft_size))
+            img.draft("RGB", _fitting(img.size, draft_size))
         transpose = _orientation_transpose(img)
         frames: list[Image.Image] = []
         for index in frame_indices(img, limits):
@@ -190,6 +192,13 @@ def make_thumbnail(data: bytes, *, max_side: int, limits: DecodeLimits) -> tuple
     out = io.BytesIO()
     img.save(out, "JPEG", quality=90)
     return out.getvalue(), img.width, img.height
+
+
+def _fitting(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    """`size` scaled down (never up) so its longest side is `longest`, rounded up."""
+    width, height = size
+    scale = min(1.0, longest / max(width, height, 1))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
 
 
 def _check_byte_size(data: bytes, limits: DecodeLimits) -> None:

@@ -2,7 +2,7 @@
 # Turn a finished training run into the shipped default model, with the evidence the model card cites:
 # evaluate the float32 best checkpoint on the test split, quantise it to int8 into
 # classifier/models/default (refused below 99.5% verdict agreement), evaluate the int8 model in float32
-# and in bf16 (what a CPU bot with native bf16 could serve), evaluate it on the wild probe
+# and in bf16 (what a CPU bot with native bf16 serves by default), evaluate it on the wild probe
 # (scripts/collect_wild_probe.py: real images from outside the training sources) when there is one,
 # and copy the plots and reports into docs/.
 #

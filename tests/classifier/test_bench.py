@@ -23,6 +23,7 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     assert written["settings"]["max_batch_size"] == 8
     assert [r["batch_size"] for r in written["raw_model"]] == list(BATCH_SIZES)
     assert all(r["images_per_s"] > 0 and r["ms_per_batch"] > 0 for r in written["raw_model"])
+    assert all(r["rounds"] == [r["images_per_s"]] for r in written["raw_model"])  # quick: one round
     for section in ("service_batched", "service_unbatched"):
         rows = written[section]
         assert [r["concurrency"] for r in rows] == list(CONCURRENCY)

@@ -274,7 +274,9 @@ def test_letterbox_pads_tall_images_left_and_right() -> None:
 def test_large_jpeg_uses_reduced_decoding_and_still_letterboxes() -> None:
     data = f.photo_with_caption(2400, 1200, band=150, fmt="JPEG")
     frames = decode_frames(data, LIMITS, draft_size=128)
-    assert frames[0].width < 2400 and min(frames[0].size) >= 128  # DCT-scaled decode, never too small
+    assert frames[0].size == (300, 150)  # 1/8: the smallest DCT scale whose longest side is >= 128
+    assert decode_frames(data, LIMITS, draft_size=320)[0].size == (600, 300)  # 1/4: 1/8 would be 300
+    assert decode_frames(f.jpeg_bytes(640, 480), LIMITS, draft_size=256)[0].size == (320, 240)
     x = preprocess(data, TEST_META, LIMITS)[0]
     assert x[:, 16, :].mean() < -1.5 and x[:, 30, :].mean() > 1.5
 
