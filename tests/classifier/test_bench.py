@@ -31,6 +31,12 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
             assert r["errors"] == 0 and r["requests"] >= r["concurrency"]
             assert r["images_per_s"] > 0 and 0 < r["p50_ms"] <= r["p99_ms"] and math.isfinite(r["p99_ms"])
     assert all(r["mean_batch_size"] == 1 for r in written["service_unbatched"])
+    # One caller: batched and unbatched took turns; the targeted scenarios have a raw reference.
+    assert written["service_batched"][0]["rounds"] == written["service_unbatched"][0]["rounds"] == 2
+    referenced = [r["concurrency"] for r in written["service_batched"] if "reference_images_per_s" in r]
+    assert referenced == [32, 128] and all(
+        r["reference_images_per_s"] > 0 for r in written["service_batched"] if r["concurrency"] >= 32
+    )
     assert max(r["mean_batch_size"] for r in written["service_batched"]) > 1
     pre = written["preprocess"]
     assert pre["single_thread_images_per_s"] > 0 and pre["pool_images_per_s"] > 0
