@@ -52,6 +52,11 @@ class DynamicBatcher(Generic[T, R]):
     per item, in order; a result that is an exception is raised to that item's caller alone, and if
     `fn` raises, every caller of that batch gets the exception while the worker carries on.
 
+    `more_coming` (optional) tells the worker whether an item may still arrive soon: when the queue
+    is empty while a batch is being collected and it returns False, the batch runs at once instead
+    of waiting out `max_wait_ms` for company that cannot come (the Classifier answers "is another
+    request being preprocessed?", so a lone image on a quiet bot never waits).
+
     The worker starts lazily on the first `submit()` (or explicitly with `start()`). Always finish
     with `aclose()`; nothing is cleaned up by the garbage collector.
     """
@@ -65,6 +70,7 @@ class DynamicBatcher(Generic[T, R]):
         max_queue: int = 256,
         timeout_s: float | None = 30.0,
         executor: Executor | None = None,
+        more_coming: Callable[[], bool] | None = None,
         name: str = "batcher",
     ) -> None:
         if max_batch_size < 1 or max_queue < 1 or max_wait_ms < 0:
@@ -74,6 +80,7 @@ class DynamicBatcher(Generic[T, R]):
         self._max_wait_s = max_wait_ms / 1000.0
         self._max_queue = max_queue
         self._timeout_s = timeout_s
+        self._more_coming = more_coming
         self._name = name
         self._owns_executor = executor is None
         # One thread: a device runs one batch at a time, and torch ops are already multi-threaded.
@@ -154,6 +161,8 @@ class DynamicBatcher(Generic[T, R]):
         batch = [first]
         deadline = asyncio.get_running_loop().time() + self._max_wait_s
         while len(batch) < self._max_batch_size:
+            if self._queue.empty() and self._more_coming is not None and not self._more_coming():
+                break
             try:
                 async with asyncio.timeout_at(deadline):
                     entry = await self._queue.get()

@@ -95,8 +95,10 @@ class Classifier:
             max_queue=settings.max_queue,
             timeout_s=settings.request_timeout_s,
             executor=self._inference_thread,
+            more_coming=lambda: self._preprocessing > 0,
             name="memebot-inference",
         )
+        self._preprocessing = 0  # requests between the cache and the batcher (see _compute)
         self._cache: OrderedDict[str, Verdict] = OrderedDict()
         self._in_flight: dict[str, asyncio.Task[Verdict]] = {}
         self._hits = 0
@@ -218,7 +220,11 @@ class Classifier:
 
     async def _compute(self, data: bytes, digest: str) -> Verdict:
         loop = asyncio.get_running_loop()
-        frames = await loop.run_in_executor(self._pool, preprocess, data, self.meta, self._limits)
+        self._preprocessing += 1  # while > 0, a batch being collected waits for this request
+        try:
+            frames = await loop.run_in_executor(self._pool, preprocess, data, self.meta, self._limits)
+        finally:
+            self._preprocessing -= 1
         submits = [asyncio.ensure_future(self._batcher.submit(frame)) for frame in frames]
         try:
             rows = await asyncio.gather(*submits)

@@ -58,6 +58,35 @@ async def test_a_lone_item_waits_only_about_max_wait() -> None:
     assert fn.sizes == [1]
 
 
+async def test_a_lone_item_does_not_wait_when_nothing_more_is_coming() -> None:
+    fn = Recorder()
+    batcher = DynamicBatcher(fn, max_batch_size=16, max_wait_ms=60_000, more_coming=lambda: False)
+    assert await asyncio.wait_for(batcher.submit(21), 10) == 42  # not a minute
+    await batcher.aclose()
+    assert fn.sizes == [1]
+
+
+async def test_items_still_coming_are_waited_for() -> None:
+    fn = Recorder()
+    coming = 3
+    batcher = DynamicBatcher(fn, max_batch_size=16, max_wait_ms=60_000, more_coming=lambda: coming > 0)
+
+    async def late(i: int) -> int:
+        nonlocal coming
+        await asyncio.sleep(0.01 * i)
+        coming -= 1
+        return await batcher.submit(i)
+
+    assert await asyncio.wait_for(asyncio.gather(batcher.submit(0), *(late(i) for i in (1, 2, 3))), 10) == [
+        0,
+        2,
+        4,
+        6,
+    ]
+    await batcher.aclose()
+    assert fn.sizes == [4]  # the first item waited for the three announced ones, then ran at once
+
+
 async def test_batch_size_one_never_batches() -> None:
     fn = Recorder()
     batcher = DynamicBatcher(fn, max_batch_size=1, max_wait_ms=50)

@@ -101,6 +101,17 @@ async def test_many_distinct_images_are_batched(classifier: Classifier) -> None:
     assert classifier.batcher_stats.max_batch_size > 1
 
 
+async def test_a_lone_image_never_waits_out_max_wait(bright_model: InferenceModel) -> None:
+    """The batcher waits for company only while other requests are being preprocessed."""
+    async with Classifier(bright_model, dataclasses.replace(SETTINGS, max_wait_ms=60_000)) as classifier:
+        lone = await asyncio.wait_for(classifier.classify(grey_jpeg(240, noise_seed=7)), 30)  # not a minute
+        images = [grey_jpeg(240 if i % 2 else 20, noise_seed=200 + i) for i in range(6)]
+        together = await asyncio.wait_for(asyncio.gather(*(classifier.classify(d) for d in images)), 30)
+        stats = classifier.batcher_stats
+    assert lone.label == "meme" and [v.label for v in together] == ["not_meme", "meme"] * 3
+    assert stats.batches >= 2 and stats.max_batch_size > 1  # the six still shared a batch
+
+
 async def test_animated_gif_verdict_is_the_mean_of_its_frames(classifier: Classifier) -> None:
     white, black = await asyncio.gather(
         classifier.classify(f.animated_gif([f.WHITE])), classifier.classify(f.animated_gif([f.BLACK]))
