@@ -99,7 +99,8 @@ def run_benchmark(
         "notes": [
             f"request_timeout_s raised to {BENCH_TIMEOUT_S:g} s so queueing shows as latency, not errors",
             "every service scenario has a fresh Classifier and distinct bytes per request (no cache hits)",
-            "service images/s counts the steady state: completions from the first 10% to the last 10%",
+            "service images/s counts the steady state: completions from the first 10% to the last 10% "
+            "(1 caller: every completion over the rounds' total time)",
             "reference_images_per_s: the best raw batch size re-timed just before and after that "
             "scenario (mean); the throughput targets compare against it, as the machine's speed drifts",
             "1 caller: batched and unbatched run in alternating rounds, so drift falls on both alike",
@@ -212,6 +213,7 @@ async def _bench_services(
     thread: ThreadPoolExecutor,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     unbatched_settings = dataclasses.replace(settings, max_batch_size=1)
+    modes = (settings, unbatched_settings)
     best_batch = torch.randn(best["batch_size"], 3, model.meta.input_size, model.meta.input_size)
     loop = asyncio.get_running_loop()
 
@@ -224,7 +226,6 @@ async def _bench_services(
             plan.min_requests, plan.per_caller * concurrency, int(best["images_per_s"] * plan.scenario_s)
         )
         n = min(wanted, max(plan.max_requests, concurrency))
-        modes = (settings, unbatched_settings)
         if concurrency == 1:
             # The latency target compares two p50s a few ms apart: take turns so drift hits both.
             runs: tuple[list[_Run], list[_Run]] = ([], [])

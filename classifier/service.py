@@ -88,6 +88,7 @@ class Classifier:
         self._pool = ThreadPoolExecutor(settings.preprocess_workers, thread_name_prefix="memebot-preprocess")
         self._owns_inference_thread = inference_thread is None
         self._inference_thread = inference_thread or inference_executor()
+        self._preprocessing = 0  # requests between the cache and the batcher (see _compute)
         self._batcher: DynamicBatcher[torch.Tensor, torch.Tensor] = DynamicBatcher(
             self._predict_frames,
             max_batch_size=settings.max_batch_size,
@@ -98,7 +99,6 @@ class Classifier:
             more_coming=lambda: self._preprocessing > 0,
             name="memebot-inference",
         )
-        self._preprocessing = 0  # requests between the cache and the batcher (see _compute)
         self._cache: OrderedDict[str, Verdict] = OrderedDict()
         self._in_flight: dict[str, asyncio.Task[Verdict]] = {}
         self._hits = 0
