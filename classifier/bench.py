@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -24,9 +24,10 @@ from PIL import Image, ImageDraw
 
 from classifier.batcher import BatcherStats
 from classifier.errors import ClassifierError
+from classifier.inference import InferencePools
 from classifier.model import CheckpointMeta, InferenceModel, load_checkpoint, random_checkpoint, select_device
 from classifier.preprocess import DecodeLimits, preprocess
-from classifier.service import Classifier, ClassifierSettings, inference_executor
+from classifier.service import Classifier, ClassifierSettings, inference_pools
 
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONCURRENCY = (1, 8, 32, 128)
@@ -76,17 +77,24 @@ def run_benchmark(
     """
     plan = QUICK if quick else FULL
     device = select_device(settings.device)
-    # Everything that touches the model runs on one thread, as in the bot (see inference_executor).
-    with inference_executor() as thread:
-        model, source = thread.submit(_load, settings, device, input_size, quick).result()
+    # The model is loaded and run on the service's inference threads, as in the bot.
+    with inference_pools(settings, device) as pools:
+        layout = pools.layout
+        model, source = pools.loader.submit(_load, settings, device, input_size, quick).result()
         meta = model.meta
         # The raw section warms the shared model up; per-scenario warm-ups would only cost time.
         settings = dataclasses.replace(settings, request_timeout_s=BENCH_TIMEOUT_S, warmup=False)
         log.info("bench on %s, input %d px, checkpoint %s", _describe(device), meta.input_size, source)
         images = _photos(BASE_IMAGES)
-        raw = thread.submit(_bench_raw, model, plan).result()
+        layouts = [_Raw(pools.workers, layout.workers, layout.threads)]
+        if pools.solo is not None:
+            layouts.append(_Raw(pools.solo, 1, layout.solo_threads))
+        raw = _bench_raw(model, plan, layouts)
         best = max(raw, key=lambda row: row["images_per_s"])
-        batched, unbatched = asyncio.run(_bench_services(model, settings, images, plan, best, thread))
+        best_raw = next(r for r in layouts if (r.workers, r.threads) == (best["workers"], best["threads"]))
+        batched, unbatched = asyncio.run(
+            _bench_services(model, settings, images, plan, best, pools, best_raw)
+        )
     result: dict[str, Any] = {
         "device": _describe(device),
         "torch": torch.__version__,
@@ -96,8 +104,13 @@ def run_benchmark(
         "model_version": meta.model_version,
         "input_size": meta.input_size,
         "quick": quick,
+        "layout": layout._asdict(),
         "notes": [
             f"request_timeout_s raised to {BENCH_TIMEOUT_S:g} s so queueing shows as latency, not errors",
+            "layout: the service's inference workers (batches side by side), torch threads per worker, "
+            "and the solo thread's torch threads (a batch alone runs there; 0: none); raw_model times "
+            "the workers side by side and the solo thread, and the best of all its rows is the ceiling "
+            "the throughput targets use",
             "every service scenario has a fresh Classifier and distinct bytes per request (no cache hits)",
             "service images/s counts the steady state: completions from the first 10% to the last 10% "
             "(1 caller: every completion over the rounds' total time)",
@@ -135,13 +148,16 @@ def format_table(result: Mapping[str, Any]) -> str:
     lines = [
         f"memebot bench on {result['device']} ({result['precision']}), torch {result['torch']}",
         f"checkpoint: {result['checkpoint']}, input {result['input_size']} px",
+        f"service layout: {result['layout']['workers']} inference workers x "
+        f"{result['layout']['threads'] or 'default'} torch threads, solo thread: "
+        f"{result['layout']['solo_threads'] or 'none'}",
         "",
-        "raw model (InferenceModel.predict; median of rounds)",
-        "  batch  images/s  ms/batch  rounds (images/s)",
+        "raw model (InferenceModel.predict on workers x threads side by side; median of rounds)",
+        "  workers x threads  batch  images/s  ms/batch  rounds (images/s)",
     ]
     lines += [
-        f"  {r['batch_size']:>5}  {r['images_per_s']:>8.1f}  {r['ms_per_batch']:>8.1f}  "
-        + " ".join(f"{x:.1f}" for x in r["rounds"])
+        f"  {r['workers']:>7} x {r['threads'] or '-':<7}  {r['batch_size']:>5}  {r['images_per_s']:>8.1f}  "
+        f"{r['ms_per_batch']:>8.1f}  " + " ".join(f"{x:.1f}" for x in r["rounds"])
         for r in result["raw_model"]
     ]
     lines += ["", "service (Classifier.classify, distinct 640x480 JPEGs)"]
@@ -173,35 +189,72 @@ def _describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     cpu = platform.processor() or platform.machine()
-    return f"cpu ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+    return f"cpu ({cpu}, {os.cpu_count()} cores)"
 
 
-def _bench_raw(model: InferenceModel, plan: _Plan) -> list[dict[str, Any]]:
-    size = model.meta.input_size
-    batches = {n: torch.randn(n, 3, size, size) for n in BATCH_SIZES}
-    for batch in batches.values():
-        model.predict(batch)  # the first call per shape pays for kernel selection and allocation
-    # Rounds go through every batch size in turn, so a slow spell of a shared machine (this project's
-    # 2-core VM swings by 15-30% within seconds) falls on all sizes alike; each reports its median.
-    speeds: dict[int, list[float]] = {n: [] for n in BATCH_SIZES}
-    for _ in range(plan.raw_rounds):
-        for n, batch in batches.items():
-            speeds[n].append(_time_batch(model, batch, plan.raw_min_s, plan.raw_min_iters))
-    rows = []
-    for n, rounds in speeds.items():
-        median = statistics.median(rounds)
-        rows.append(dict(batch_size=n, images_per_s=median, ms_per_batch=1000 * n / median, rounds=rounds))
-        log.info("raw batch %d: %.1f images/s (rounds %s)", n, median, ", ".join(f"{r:.1f}" for r in rounds))
-    return rows
+class _Raw(NamedTuple):
+    """Raw model timing on inference threads: `workers` of them running batches back to back."""
+
+    pool: ThreadPoolExecutor
+    workers: int
+    threads: int
+
+    def images_per_s(self, model: InferenceModel, batch: torch.Tensor, min_s: float, min_iters: int) -> float:
+        """Every worker runs `model.predict(batch)` for min_s seconds and min_iters times; images/s in all."""
+        start = time.perf_counter()
+        jobs = [self.pool.submit(_repeat, model, batch, min_s, min_iters) for _ in range(self.workers)]
+        images = sum(job.result() for job in jobs) * len(batch)
+        return images / (time.perf_counter() - start)
 
 
-def _time_batch(model: InferenceModel, batch: torch.Tensor, min_s: float, min_iters: int) -> float:
-    """Images per second of `model.predict(batch)`, repeated for min_s seconds and min_iters times."""
+def _noise(n: int, size: int) -> torch.Tensor:
+    """A random batch made in NumPy: a big torch op here would give this (the caller's) thread an
+    OpenMP team of its own, which slows the solo inference thread (see classifier/inference.py)."""
+    return torch.from_numpy(np.random.default_rng(n).standard_normal((n, 3, size, size), dtype=np.float32))
+
+
+def _repeat(model: InferenceModel, batch: torch.Tensor, min_s: float, min_iters: int) -> int:
     iters, start = 0, time.perf_counter()
     while iters < min_iters or time.perf_counter() - start < min_s:
         model.predict(batch)
         iters += 1
-    return len(batch) * iters / (time.perf_counter() - start)
+    return iters
+
+
+def _bench_raw(model: InferenceModel, plan: _Plan, layouts: Sequence[_Raw]) -> list[dict[str, Any]]:
+    size = model.meta.input_size
+    batches = {n: _noise(n, size) for n in BATCH_SIZES}
+    for raw in layouts:
+        for batch in batches.values():
+            # The first call per shape and thread pays for kernel selection and allocation.
+            raw.images_per_s(model, batch, 0.0, 1)
+    # Rounds go through every layout and batch size in turn, so a slow spell of a shared machine (this
+    # project's 2-core VM swings by 15-30% within seconds) falls on all alike; each reports its median.
+    speeds: dict[tuple[int, int], list[float]] = {
+        (i, n): [] for i in range(len(layouts)) for n in BATCH_SIZES
+    }
+    for _ in range(plan.raw_rounds):
+        for (i, n), rounds in speeds.items():
+            rounds.append(layouts[i].images_per_s(model, batches[n], plan.raw_min_s, plan.raw_min_iters))
+    rows = []
+    for (i, n), rounds in speeds.items():
+        median = statistics.median(rounds)
+        workers, threads = layouts[i].workers, layouts[i].threads
+        rows.append(
+            dict(
+                workers=workers,
+                threads=threads,
+                batch_size=n,
+                images_per_s=median,
+                ms_per_batch=1000 * n * workers / median,
+                rounds=rounds,
+            )
+        )
+        log.info(
+            "raw %dx%d threads, batch %d: %.1f images/s (rounds %s)",
+            workers, threads, n, median, ", ".join(f"{r:.1f}" for r in rounds),
+        )  # fmt: skip
+    return rows
 
 
 async def _bench_services(
@@ -210,15 +263,15 @@ async def _bench_services(
     images: Sequence[bytes],
     plan: _Plan,
     best: Mapping[str, Any],
-    thread: ThreadPoolExecutor,
+    pools: InferencePools,
+    best_raw: _Raw,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     unbatched_settings = dataclasses.replace(settings, max_batch_size=1)
     modes = (settings, unbatched_settings)
-    best_batch = torch.randn(best["batch_size"], 3, model.meta.input_size, model.meta.input_size)
-    loop = asyncio.get_running_loop()
+    best_batch = _noise(best["batch_size"], model.meta.input_size)
 
     async def raw_now() -> float:
-        return await loop.run_in_executor(thread, _time_batch, model, best_batch, plan.reference_s, 1)
+        return await asyncio.to_thread(best_raw.images_per_s, model, best_batch, plan.reference_s, 1)
 
     batched, unbatched = [], []
     for concurrency in CONCURRENCY:
@@ -232,16 +285,16 @@ async def _bench_services(
             chunk = max(1, n // plan.latency_rounds)
             for r in range(plan.latency_rounds):
                 for m in (0, 1) if r % 2 == 0 else (1, 0):
-                    runs[m].append(await _run_service(model, modes[m], images, 1, chunk, thread))
+                    runs[m].append(await _run_service(model, modes[m], images, 1, chunk, pools))
             batched.append(_row(runs[0], settings, 1))
             unbatched.append(_row(runs[1], unbatched_settings, 1))
             continue
         targeted = concurrency >= TARGET_CALLERS
         before = await raw_now() if targeted else None
-        run = await _run_service(model, settings, images, concurrency, n, thread)
+        run = await _run_service(model, settings, images, concurrency, n, pools)
         reference = (before + await raw_now()) / 2 if before is not None else None
         batched.append(_row([run], settings, concurrency, reference=reference))
-        unbatched_run = await _run_service(model, unbatched_settings, images, concurrency, n, thread)
+        unbatched_run = await _run_service(model, unbatched_settings, images, concurrency, n, pools)
         unbatched.append(_row([unbatched_run], unbatched_settings, concurrency))
     return batched, unbatched
 
@@ -263,7 +316,7 @@ async def _run_service(
     images: Sequence[bytes],
     concurrency: int,
     n: int,
-    thread: ThreadPoolExecutor,
+    pools: InferencePools,
 ) -> _Run:
     run = _Run(done=[], latencies=[], wall=0.0, errors=0, stats=BatcherStats())
     requests = iter(range(n))  # shared by all callers: each request takes the next distinct image
@@ -280,7 +333,7 @@ async def _run_service(
             run.done.append(time.perf_counter())
             run.latencies.append(run.done[-1] - start)
 
-    async with Classifier(model, settings, inference_thread=thread) as classifier:
+    async with Classifier(model, settings, pools=pools) as classifier:
         start = time.perf_counter()
         await asyncio.gather(*(caller(classifier) for _ in range(concurrency)))
         run.wall = time.perf_counter() - start
@@ -313,6 +366,7 @@ def _row(
         "p50_ms": 1000 * float(np.percentile(latencies, 50)) if latencies else float("nan"),
         "p99_ms": 1000 * float(np.percentile(latencies, 99)) if latencies else float("nan"),
         "mean_batch_size": sum(run.stats.items for run in runs) / batches if batches else 0.0,
+        "solo_batches": sum(run.stats.solo for run in runs),
     }
     if reference is not None:
         row["reference_images_per_s"] = reference

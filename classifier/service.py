@@ -16,7 +16,8 @@ import torch
 
 from classifier.batcher import BatcherStats, DynamicBatcher
 from classifier.errors import CheckpointError, ClassifierClosed
-from classifier.model import CheckpointMeta, InferenceModel
+from classifier.inference import InferenceLayout, InferencePools, inference_layout
+from classifier.model import CheckpointMeta, InferenceModel, select_device
 from classifier.preprocess import DecodeLimits, make_thumbnail, preprocess
 
 # Hashing a big upload takes milliseconds; past this size it runs in the pool, not on the event loop.
@@ -43,6 +44,8 @@ class ClassifierSettings:
     max_wait_ms: float = 5.0
     max_queue: int = 256
     request_timeout_s: float = 30.0
+    inference_workers: int = 0  # batches run side by side; 0: auto (see inference_layout)
+    inference_threads: int = 0  # torch threads per worker on the CPU; 0: auto
     preprocess_workers: int = 2
     cache_size: int = 4096
     max_image_bytes: int = 20 * 1024 * 1024
@@ -58,11 +61,9 @@ class CacheInfo(NamedTuple):
     maxsize: int
 
 
-def inference_executor() -> ThreadPoolExecutor:
-    """The one thread a model is loaded and run on. On the CPU, a model run on another thread than the
-    one that loaded it ran at half speed (ResNet101 at 128 px on 2 cores: 42 ms per image on the
-    loading thread, about 90 ms on another), so from_settings loads on the inference thread."""
-    return ThreadPoolExecutor(1, thread_name_prefix="memebot-inference")
+def inference_pools(settings: ClassifierSettings, device: torch.device) -> InferencePools:
+    """The threads to load and run a model with these settings on (see classifier/inference.py)."""
+    return InferencePools(inference_layout(device, settings.inference_workers, settings.inference_threads))
 
 
 class Classifier:
@@ -76,18 +77,20 @@ class Classifier:
         model: InferenceModel,
         settings: ClassifierSettings,
         *,
-        inference_thread: ThreadPoolExecutor | None = None,
+        pools: InferencePools | None = None,
     ) -> None:
-        """`inference_thread`: a one-worker executor to run the model on (the caller's to shut down);
-        best the one that loaded it (see from_settings). None: a thread of the classifier's own."""
+        """`pools`: where the model runs, as made by inference_pools() (the caller's to shut down; best
+        the ones that loaded the model: on the CPU, a model run on another thread than the one that
+        loaded it once ran at half speed, 42 ms per image against about 90, the loading thread's idle
+        OpenMP team spinning against the running one). None: pools of the classifier's own."""
         self._model = model
         self._settings = settings
         self._limits = DecodeLimits(
             max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels, max_frames=settings.max_frames
         )
         self._pool = ThreadPoolExecutor(settings.preprocess_workers, thread_name_prefix="memebot-preprocess")
-        self._owns_inference_thread = inference_thread is None
-        self._inference_thread = inference_thread or inference_executor()
+        self._owns_pools = pools is None
+        self._pools = pools or inference_pools(settings, model.device)
         self._preprocessing = 0  # requests between the cache and the batcher (see _compute)
         self._batcher: DynamicBatcher[torch.Tensor, torch.Tensor] = DynamicBatcher(
             self._predict_frames,
@@ -95,7 +98,9 @@ class Classifier:
             max_wait_ms=settings.max_wait_ms,
             max_queue=settings.max_queue,
             timeout_s=settings.request_timeout_s,
-            executor=self._inference_thread,
+            executor=self._pools.workers,
+            workers=self._pools.layout.workers,
+            solo_executor=self._pools.solo,
             more_coming=lambda: self._preprocessing > 0,
             name="memebot-inference",
         )
@@ -115,17 +120,17 @@ class Classifier:
                 "directory holding model.safetensors and model.json (as written by `memebot train`, or, "
                 "untrained and only for testing, by classifier.model.random_checkpoint)"
             )
-        checkpoint = settings.checkpoint
-        thread = inference_executor()
+        device = select_device(settings.device)
+        pools = inference_pools(settings, device)
         try:
-            model = thread.submit(
-                InferenceModel.from_checkpoint, checkpoint, settings.device, settings.precision
-            ).result()
+            load = pools.loader.submit(
+                InferenceModel.from_checkpoint, settings.checkpoint, device, settings.precision
+            )
+            classifier = cls(load.result(), settings, pools=pools)
         except BaseException:
-            thread.shutdown(wait=False)
+            pools.shutdown()
             raise
-        classifier = cls(model, settings, inference_thread=thread)
-        classifier._owns_inference_thread = True
+        classifier._owns_pools = True
         return classifier
 
     @property
@@ -141,6 +146,10 @@ class Classifier:
         return self._model.meta.model_version
 
     @property
+    def layout(self) -> InferenceLayout:
+        return self._pools.layout
+
+    @property
     def batcher_stats(self) -> BatcherStats:
         return self._batcher.stats
 
@@ -154,7 +163,11 @@ class Classifier:
         if self._settings.warmup:
             sizes = sorted({1, self._settings.max_batch_size})
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._inference_thread, self._model.warmup, sizes)
+            # Side by side, so that every inference thread has run the model once.
+            pools = [self._pools.workers] * self.layout.workers + [self._pools.solo] * (
+                self._pools.solo is not None
+            )
+            await asyncio.gather(*(loop.run_in_executor(pool, self._model.warmup, sizes) for pool in pools))
 
     async def classify(self, data: bytes) -> Verdict:
         """Verdict for image bytes; InvalidImage, Overloaded, RequestTimedOut or ClassifierClosed."""
@@ -205,8 +218,8 @@ class Classifier:
         await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
         await self._batcher.aclose(drain=True)
         self._pool.shutdown(wait=False)
-        if self._owns_inference_thread:
-            self._inference_thread.shutdown(wait=False)
+        if self._owns_pools:
+            self._pools.shutdown()
 
     def _check_open(self) -> None:
         if self._closed:

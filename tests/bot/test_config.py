@@ -43,6 +43,8 @@ def test_no_file_means_defaults() -> None:
         ("[discord]\nguild_ids = 5", "[discord] guild_ids"),
         ("[classifier]\nmax_batch_size = 0", "[classifier] max_batch_size"),
         ("[classifier]\ndevice = 'tpu'", "[classifier] device"),
+        ("[classifier]\ninference_workers = -1", "[classifier] inference_workers"),
+        ("[classifier]\ninference_threads = 2.5", "[classifier] inference_threads"),
         ("[telegram]\nmode = 'webhook'", "[telegram] webhook_url"),
         ("[storage]\nurl = 'mysql://x'", "[storage] url"),
         ("[nonsense]\na = 1", "[nonsense]"),

@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -238,6 +239,57 @@ async def test_close_before_any_submit() -> None:
         await batcher.submit(1)
 
 
+async def test_workers_run_batches_side_by_side() -> None:
+    lock, running, most = threading.Lock(), 0, 0
+    both_started = threading.Event()
+
+    def fn(items: list[int]) -> list[int]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+            if running == 2:
+                both_started.set()
+        both_started.wait(10)  # a batch returns only once another has run beside it (or after 10 s)
+        with lock:
+            running -= 1
+        return [x * 2 for x in items]
+
+    batcher = DynamicBatcher(fn, max_batch_size=1, max_wait_ms=0, workers=2)
+    assert await asyncio.wait_for(asyncio.gather(*(batcher.submit(i) for i in range(4))), 30) == [0, 2, 4, 6]
+    await batcher.aclose()
+    assert most == 2 and batcher.stats.batches == 4
+
+
+async def test_a_batch_alone_runs_solo_and_the_next_waits_until_it_ends() -> None:
+    fn = Recorder(hold=True)
+    threads: list[str] = []
+    solo = ThreadPoolExecutor(1, thread_name_prefix="solo")
+
+    def recording(items: list[int]) -> Sequence[int | BaseException]:
+        threads.append(threading.current_thread().name)
+        return fn(items)
+
+    batcher = DynamicBatcher(
+        recording, max_batch_size=4, max_wait_ms=0, workers=2, solo_executor=solo, more_coming=lambda: False
+    )
+    alone = asyncio.create_task(batcher.submit(1))
+    await fn.wait_started()
+    later = [asyncio.create_task(batcher.submit(i)) for i in (2, 3)]
+    await asyncio.sleep(0.1)
+    assert fn.batches == [[1]]  # the solo batch has the device: the next one waits, on a free worker
+    fn.release.set()
+    assert await alone == 2 and [await t for t in later] == [4, 6]
+    await batcher.aclose()
+    solo.shutdown()
+    assert fn.batches == [[1], [2, 3]]
+    # The second batch was collected while the first ran, so it was not alone: a worker ran it.
+    assert threads[0].startswith("solo") and threads[1].startswith("batcher")
+    assert batcher.stats.solo == 1 and batcher.stats.batches == 2
+
+
 def test_bad_settings_are_rejected() -> None:
     with pytest.raises(ValueError):
         DynamicBatcher(Recorder(), max_batch_size=0)
+    with pytest.raises(ValueError):
+        DynamicBatcher(Recorder(), workers=0)

@@ -21,7 +21,14 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     assert written["device"].startswith("cpu") and written["torch"] and written["input_size"] == 64
     assert written["checkpoint"].startswith("random-init")
     assert written["settings"]["max_batch_size"] == 8
-    assert [r["batch_size"] for r in written["raw_model"]] == list(BATCH_SIZES)
+    # The raw model on the service's layout, and on the solo thread where there is one.
+    layout = written["layout"]
+    layouts = [(layout["workers"], layout["threads"])]
+    if layout["solo_threads"]:
+        layouts.append((1, layout["solo_threads"]))
+    assert [(r["workers"], r["threads"], r["batch_size"]) for r in written["raw_model"]] == [
+        (*lay, n) for lay in layouts for n in BATCH_SIZES
+    ]
     assert all(r["images_per_s"] > 0 and r["ms_per_batch"] > 0 for r in written["raw_model"])
     assert all(r["rounds"] == [r["images_per_s"]] for r in written["raw_model"])  # quick: one round
     for section in ("service_batched", "service_unbatched"):

@@ -6,10 +6,12 @@ import asyncio
 import dataclasses
 import hashlib
 import io
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from classifier import (
@@ -22,6 +24,9 @@ from classifier import (
     InvalidImage,
     Verdict,
 )
+from classifier import model as model_module
+from classifier.inference import InferenceLayout, InferencePools
+from classifier.service import inference_pools
 from tests import imagefactory as f
 from tests.modelfactory import grey_jpeg
 
@@ -169,12 +174,9 @@ def test_from_settings_without_a_checkpoint_says_how_to_fix_it(tmp_path: Path) -
         Classifier.from_settings(dataclasses.replace(SETTINGS, checkpoint=tmp_path / "missing"))
 
 
-async def test_the_model_loads_and_runs_on_one_thread(bright_checkpoint: Path) -> None:
-    import threading
-
-    from classifier import model as model_module
-    from classifier.service import inference_executor
-
+async def test_the_model_loads_on_an_inference_thread_and_borrowed_pools_stay_up(
+    bright_checkpoint: Path,
+) -> None:
     threads: list[str] = []
     real_load = model_module.InferenceModel.from_checkpoint.__func__  # type: ignore[attr-defined]
 
@@ -189,9 +191,46 @@ async def test_the_model_loads_and_runs_on_one_thread(bright_checkpoint: Path) -
     async with classifier:
         await classifier.classify(f.jpeg_bytes())
     assert threads and threads[0].startswith("memebot-inference")
-    # A thread handed in is the caller's: the classifier runs on it and leaves it running.
-    with inference_executor() as thread:
-        model = thread.submit(InferenceModel.from_checkpoint, bright_checkpoint, "cpu").result()
-        async with Classifier(model, SETTINGS, inference_thread=thread) as borrowed:
+    # Pools handed in are the caller's: the classifier runs on them and leaves them running.
+    with inference_pools(SETTINGS, torch.device("cpu")) as pools:
+        model = pools.loader.submit(InferenceModel.from_checkpoint, bright_checkpoint, "cpu").result()
+        async with Classifier(model, SETTINGS, pools=pools) as borrowed:
             await borrowed.classify(f.jpeg_bytes())
-        assert thread.submit(lambda: threading.current_thread().name).result().startswith("memebot-inference")
+        assert (
+            pools.workers.submit(lambda: threading.current_thread().name)
+            .result()
+            .startswith("memebot-inference")
+        )
+
+
+async def test_split_cpu_workers_one_thread_each_and_a_lone_image_on_all(
+    bright_model: InferenceModel,
+) -> None:
+    settings = dataclasses.replace(SETTINGS, inference_workers=2, inference_threads=1)
+    with inference_pools(settings, torch.device("cpu")) as pools:
+        assert pools.layout == InferenceLayout(workers=2, threads=1, solo_threads=2)
+        async with Classifier(bright_model, settings, pools=pools) as classifier:
+            assert (await classifier.classify(grey_jpeg(240, noise_seed=11))).label == "meme"
+            assert classifier.batcher_stats.solo == 1  # alone: it ran on the solo thread
+            images = [grey_jpeg(240 if i % 2 else 20, noise_seed=300 + i) for i in range(8)]
+            verdicts = await asyncio.gather(*(classifier.classify(d) for d in images))
+        assert [v.label for v in verdicts] == ["not_meme", "meme"] * 4
+        # Each thread keeps the count it set, even after running the model (torch sets a thread's
+        # count from the process default the first time the thread asks, which must not undo it) ...
+        both = threading.Barrier(2, timeout=10)
+
+        def worker_threads() -> int:
+            both.wait()  # two calls at once: one on each worker thread
+            return torch.get_num_threads()
+
+        assert [job.result() for job in [pools.workers.submit(worker_threads) for _ in range(2)]] == [1, 1]
+        assert pools.solo is not None and pools.solo.submit(torch.get_num_threads).result() == 2
+    # ... and a thread that starts using torch later runs it on one thread, not as a second team, even
+    # when the last inference thread to start set itself to two.
+    with InferencePools(InferenceLayout(workers=2, threads=1, solo_threads=2)) as fresh:
+        assert fresh.solo is not None and fresh.solo.submit(torch.get_num_threads).result() == 2
+    later: list[int] = []
+    thread = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert later == [1]
