@@ -242,7 +242,8 @@ def _check_cross_field(config: Config) -> None:
             raise ConfigError(f"[classifier] {key} must be positive, not {value}")
     if c.max_wait_ms < 0 or c.cache_size < 0:
         raise ConfigError("[classifier] max_wait_ms and cache_size must not be negative")
-    for key, value in {"inference_workers": c.inference_workers, "inference_threads": c.inference_threads}.items():
+    layout = {"inference_workers": c.inference_workers, "inference_threads": c.inference_threads}
+    for key, value in layout.items():
         if not 0 <= value <= 1024:
             raise ConfigError(f"[classifier] {key} must be between 0 (automatic) and 1024, not {value}")
     if c.device != "auto" and not (c.device == "cpu" or c.device.startswith("cuda")):
