@@ -18,6 +18,7 @@ with the normalisation mean (zeros after normalising), so top/bottom captions ar
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 import re
@@ -152,13 +153,21 @@ def _letterboxed(img: Image.Image, meta: CheckpointMeta) -> np.ndarray:
     size = meta.input_size
     box = letterbox_geometry(img.width, img.height, size)
     rgb = img if img.mode == "RGB" else img.convert("RGB")
-    resized = rgb.resize((box.width, box.height), _RESAMPLE, reducing_gap=_REDUCING_GAP)
-    pixels = np.asarray(resized, dtype=np.float32).transpose(2, 0, 1) / np.float32(255.0)
-    mean = np.asarray(meta.mean, dtype=np.float32).reshape(3, 1, 1)
-    std = np.asarray(meta.std, dtype=np.float32).reshape(3, 1, 1)
+    pixels = np.asarray(rgb.resize((box.width, box.height), _RESAMPLE, reducing_gap=_REDUCING_GAP))
+    table = _normalised(meta.mean, meta.std)
     out = np.zeros((3, size, size), dtype=np.float32)
-    out[:, box.top : box.top + box.height, box.left : box.left + box.width] = (pixels - mean) / std
+    content = out[:, box.top : box.top + box.height, box.left : box.left + box.width]
+    for channel in range(3):
+        content[channel] = table[channel][pixels[:, :, channel]]
     return out
+
+
+@functools.cache
+def _normalised(mean: tuple[float, float, float], std: tuple[float, float, float]) -> np.ndarray:
+    """[3, 256] float32: each channel's normalised value of every 8-bit level, computed exactly as
+    (level / 255 - mean) / std in float32; a lookup is several times faster than the arithmetic."""
+    levels = np.arange(256, dtype=np.float32) / np.float32(255.0)
+    return np.stack([(levels - np.float32(m)) / np.float32(s) for m, s in zip(mean, std, strict=True)])
 
 
 def scaled_to_fit(img: Image.Image, *, min_side: int, max_side: int) -> Image.Image:

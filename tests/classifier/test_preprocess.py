@@ -271,6 +271,15 @@ def test_letterbox_pads_tall_images_left_and_right() -> None:
     assert x[:, 40, 16:48].mean() > 1.5
 
 
+def test_normalisation_is_level_over_255_minus_mean_over_std_per_channel() -> None:
+    pixels = np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)  # already 64 x 64
+    x = to_tensor(Image.fromarray(pixels), TEST_META).numpy()
+    mean = np.asarray(TEST_META.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(TEST_META.std, dtype=np.float32)[:, None, None]
+    expected = (pixels.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0) - mean) / std
+    assert x.dtype == np.float32 and np.array_equal(x, expected)
+
+
 def test_large_jpeg_uses_reduced_decoding_and_still_letterboxes() -> None:
     data = f.photo_with_caption(2400, 1200, band=150, fmt="JPEG")
     frames = decode_frames(data, LIMITS, draft_size=128)
