@@ -117,6 +117,26 @@ class DynamicBatcher(Generic[T, R]):
 
     async def start(self) -> None:
         """Start the worker tasks now (optional: submit() starts them on first use)."""
+        self._start()
+
+    async def submit(self, item: T, *, timeout_s: float | _Default | None = DEFAULT_TIMEOUT) -> R:
+        """Queue `item` and wait for its result; Overloaded, RequestTimedOut or ClassifierClosed."""
+        future, timeout = self._enqueue(item, timeout_s)
+        return await self._result(future, timeout)
+
+    def submit_nowait(
+        self, item: T, *, timeout_s: float | _Default | None = DEFAULT_TIMEOUT
+    ) -> asyncio.Task[R]:
+        """Queue `item` now, before returning (Overloaded or ClassifierClosed are raised here), and give
+        a task for its result (RequestTimedOut); cancelling the task withdraws the item. Call it on
+        the event loop. For callers that must know the item is queued, as a `more_coming` answer
+        does: an item counted neither as coming nor as queued lets a batch close without it."""
+        future, timeout = self._enqueue(item, timeout_s)
+        task = asyncio.ensure_future(self._result(future, timeout))
+        task.add_done_callback(lambda _: future.cancel())  # withdrawn even if cancelled before it ran
+        return task
+
+    def _start(self) -> None:
         if self._closed:
             raise ClassifierClosed(f"{self._name} is closed")
         if not self._tasks:
@@ -125,24 +145,26 @@ class DynamicBatcher(Generic[T, R]):
                 for i in range(self._workers)
             ]
 
-    async def submit(self, item: T, *, timeout_s: float | _Default | None = DEFAULT_TIMEOUT) -> R:
-        """Queue `item` and wait for its result; Overloaded, RequestTimedOut or ClassifierClosed."""
+    def _enqueue(self, item: T, timeout_s: float | _Default | None) -> tuple[asyncio.Future[R], float | None]:
         if self._closed:
             raise ClassifierClosed(f"{self._name} is closed")
         if self._queue.qsize() >= self._max_queue:
             raise Overloaded(f"{self._name} is overloaded ({self._max_queue} requests waiting)")
-        await self.start()
+        self._start()
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(item, future))
-        timeout = self._timeout_s if timeout_s is DEFAULT_TIMEOUT else timeout_s
+        return future, self._timeout_s if timeout_s is DEFAULT_TIMEOUT else timeout_s
+
+    @staticmethod
+    async def _result(future: asyncio.Future[R], limit_s: float | None) -> R:
         try:
             # On timeout or caller cancellation the future is cancelled; the worker then skips it.
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(limit_s):
                 return await future
         except TimeoutError:
             if future.done() and not future.cancelled() and future.exception() is not None:
                 raise  # fn itself raised a TimeoutError for this item
-            raise RequestTimedOut(f"no result within {timeout:g} s") from None
+            raise RequestTimedOut(f"no result within {limit_s:g} s") from None
 
     async def aclose(self, *, drain: bool = True) -> None:
         """Stop taking items; finish (drain=True) or fail (drain=False) queued ones; await the workers."""

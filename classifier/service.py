@@ -233,12 +233,19 @@ class Classifier:
 
     async def _compute(self, data: bytes, digest: str) -> Verdict:
         loop = asyncio.get_running_loop()
+        submits: list[asyncio.Task[torch.Tensor]] = []
         self._preprocessing += 1  # while > 0, a batch being collected waits for this request
         try:
             frames = await loop.run_in_executor(self._pool, preprocess, data, self.meta, self._limits)
+            # Queued before the count drops: a request counted neither as coming nor as queued would
+            # let a batch close without it (at 32 callers, groups of 16 split into 15 + 1).
+            submits.extend(self._batcher.submit_nowait(frame) for frame in frames)
+        except BaseException:
+            for pending in submits:
+                pending.cancel()  # frames of an animation queued before one was refused
+            raise
         finally:
             self._preprocessing -= 1
-        submits = [asyncio.ensure_future(self._batcher.submit(frame)) for frame in frames]
         try:
             rows = await asyncio.gather(*submits)
         except BaseException:

@@ -88,6 +88,44 @@ async def test_items_still_coming_are_waited_for() -> None:
     assert fn.sizes == [4]  # the first item waited for the three announced ones, then ran at once
 
 
+async def test_submit_nowait_queues_before_it_returns() -> None:
+    """An item handed over with submit_nowait is queued at once, so `more_coming` may drop right after
+    without a batch being collected closing before the item is in it."""
+    fn = Recorder()
+    coming = True
+    batcher = DynamicBatcher(fn, max_batch_size=16, max_wait_ms=60_000, more_coming=lambda: coming)
+    first = batcher.submit_nowait(1)
+    await asyncio.sleep(0.01)  # the worker has taken item 1 and waits for more
+    second = batcher.submit_nowait(2)  # wakes the worker ...
+    third = batcher.submit_nowait(3)  # ... which must find this one queued too
+    coming = False
+    assert await asyncio.wait_for(asyncio.gather(first, second, third), 10) == [2, 4, 6]
+    await batcher.aclose()
+    assert fn.batches == [[1, 2, 3]]
+
+
+async def test_submit_nowait_refuses_at_once_and_its_task_cancels_or_times_out() -> None:
+    fn = Recorder(hold=True)
+    batcher = DynamicBatcher(fn, max_batch_size=1, max_wait_ms=0, max_queue=1)
+    running = batcher.submit_nowait(1)
+    await fn.wait_started()
+    queued = batcher.submit_nowait(2)
+    with pytest.raises(Overloaded):
+        batcher.submit_nowait(3)  # raised by the call itself, not by a task
+    queued.cancel()  # withdraws item 2
+    fn.release.set()
+    assert await running == 2
+    await batcher.aclose()
+    assert fn.batches == [[1]] and queued.cancelled()
+
+    held = Recorder(hold=True)
+    slow = DynamicBatcher(held, max_batch_size=1, max_wait_ms=0, timeout_s=0.05)
+    with pytest.raises(RequestTimedOut):
+        await slow.submit_nowait(1)
+    held.release.set()
+    await slow.aclose()
+
+
 async def test_batch_size_one_never_batches() -> None:
     fn = Recorder()
     batcher = DynamicBatcher(fn, max_batch_size=1, max_wait_ms=50)
