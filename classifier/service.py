@@ -78,18 +78,19 @@ class Classifier:
         settings: ClassifierSettings,
         *,
         pools: InferencePools | None = None,
+        owns_pools: bool = False,
     ) -> None:
-        """`pools`: where the model runs, as made by inference_pools() (the caller's to shut down; best
-        the ones that loaded the model: on the CPU, a model run on another thread than the one that
-        loaded it once ran at half speed, 42 ms per image against about 90, the loading thread's idle
-        OpenMP team spinning against the running one). None: pools of the classifier's own."""
+        """`pools`: where the model runs, as made by inference_pools(), best the ones the model was
+        loaded on (loading runs torch, and on the CPU a thread that has run torch on several threads
+        slows the inference threads; see classifier/inference.py). They stay the caller's to shut
+        down unless `owns_pools`. None: pools of the classifier's own."""
         self._model = model
         self._settings = settings
         self._limits = DecodeLimits(
             max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels, max_frames=settings.max_frames
         )
         self._pool = ThreadPoolExecutor(settings.preprocess_workers, thread_name_prefix="memebot-preprocess")
-        self._owns_pools = pools is None
+        self._owns_pools = owns_pools or pools is None
         self._pools = pools or inference_pools(settings, model.device)
         self._preprocessing = 0  # requests between the cache and the batcher (see _compute)
         self._batcher: DynamicBatcher[torch.Tensor, list[float]] = DynamicBatcher(
@@ -126,12 +127,10 @@ class Classifier:
             load = pools.loader.submit(
                 InferenceModel.from_checkpoint, settings.checkpoint, device, settings.precision
             )
-            classifier = cls(load.result(), settings, pools=pools)
+            return cls(load.result(), settings, pools=pools, owns_pools=True)
         except BaseException:
             pools.shutdown()
             raise
-        classifier._owns_pools = True
-        return classifier
 
     @property
     def settings(self) -> ClassifierSettings:
