@@ -287,5 +287,6 @@ class Classifier:
 
 def _frames(data: bytes, meta: CheckpointMeta, limits: DecodeLimits) -> list[torch.Tensor]:
     """preprocess(), split into frames in the pool: even small torch ops (unbind, stack, mean) took
-    about 0.3 ms of the event loop's time per request at 128 callers (cProfile), so it runs none."""
+    about 0.3 ms of the event loop's wall time per request at 128 callers (cProfile; waiting for the
+    GIL and the cores, mostly), so it runs none."""
     return list(preprocess(data, meta, limits).unbind(0))
