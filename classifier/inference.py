@@ -7,9 +7,12 @@ quiet one answers a lone image at the speed of the whole CPU.
 
 Why side by side: one model run keeps its threads in lock-step, so when preprocessing takes a core
 from one of them now and then, all of them stall; runs on one thread each lose only the time taken.
-Measured on the 2-core VM (ResNet101 at 128 px, bf16, `/tmp` scripts and `memebot bench`): raw batch
-16 ran at 110-121 images/s as 2 workers x 1 thread against 88-100 as 1 x 2; a lone image took a p50
-of 47 ms through the service on one thread against 29 ms on two.
+Measured on the 2-core VM (ResNet101 at 128 px, bf16; `/tmp` script, the service at 8, 32 and 128
+callers in fresh processes, three alternating runs each, steady-state images/s): this layout gave
+84.7 / 86.2 / 87.6, 101.3 / 90.3 / 95.5 and 104.5 / 98.9 / 109.9; one worker on both threads gave
+92.4 / 90.6 / 94.0, 94.5 / 97.0 / 100.8 and 91.0 / 93.8 / 98.6. So it is ahead when the bot is
+saturated and a little behind at 8 callers, and it costs about 100 MiB more. A lone image on one
+thread took a p50 of 47 ms through the service against 29 ms on two, hence the solo thread.
 
 torch keeps one thread count per thread: each takes the process's default when it first runs a
 parallel op, and `torch.set_num_threads` sets the calling thread's and the default. Each inference
