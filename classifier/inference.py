@@ -11,7 +11,8 @@ Measured on the 2-core VM (ResNet101 at 128 px, bf16; `/tmp` script, the service
 callers in fresh processes, three alternating runs each, steady-state images/s): this layout gave
 84.7 / 86.2 / 87.6, 101.3 / 90.3 / 95.5 and 104.5 / 98.9 / 109.9; one worker on both threads gave
 92.4 / 90.6 / 94.0, 94.5 / 97.0 / 100.8 and 91.0 / 93.8 / 98.6. So it is ahead when the bot is
-saturated and a little behind at 8 callers, and it costs about 100 MiB more. A lone image on one
+saturated. At 8 callers, where almost every batch runs on the solo thread, a second series of runs
+showed no difference (86-98 against 84-93). It costs about 100 MiB more. A lone image on one
 thread took a p50 of 47 ms through the service against 29 ms on two, hence the solo thread.
 
 torch keeps one thread count per thread: each takes the process's default when it first runs a
