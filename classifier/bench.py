@@ -86,9 +86,7 @@ def run_benchmark(
         settings = dataclasses.replace(settings, request_timeout_s=BENCH_TIMEOUT_S, warmup=False)
         log.info("bench on %s, input %d px, checkpoint %s", _describe(device), meta.input_size, source)
         images = _photos(BASE_IMAGES)
-        layouts = [_Raw(pools.workers, layout.workers, layout.threads)]
-        if pools.solo is not None:
-            layouts.append(_Raw(pools.solo, 1, layout.solo_threads))
+        layouts = [_Raw(*group) for group in pools.groups()]
         raw = _bench_raw(model, plan, layouts)
         best = max(raw, key=lambda row: row["images_per_s"])
         best_raw = next(r for r in layouts if (r.workers, r.threads) == (best["workers"], best["threads"]))

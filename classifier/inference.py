@@ -74,10 +74,14 @@ class InferencePools:
         """The thread to load the model on: the solo one if any, else a worker (see Classifier)."""
         return self.solo or self.workers
 
+    def groups(self) -> list[tuple[ThreadPoolExecutor, int, int]]:
+        """Each pool with its number of threads and torch threads per thread: the workers, then the solo."""
+        workers = (self.workers, self.layout.workers, self.layout.threads)
+        return [workers] if self.solo is None else [workers, (self.solo, 1, self.layout.solo_threads)]
+
     def shutdown(self, *, wait: bool = False) -> None:
-        self.workers.shutdown(wait=wait)
-        if self.solo is not None:
-            self.solo.shutdown(wait=wait)
+        for pool, _, _ in self.groups():
+            pool.shutdown(wait=wait)
 
     def __enter__(self) -> InferencePools:
         return self

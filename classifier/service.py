@@ -163,9 +163,7 @@ class Classifier:
             sizes = sorted({1, self._settings.max_batch_size})
             loop = asyncio.get_running_loop()
             # Side by side, so that every inference thread has run the model once.
-            pools = [self._pools.workers] * self.layout.workers + [self._pools.solo] * (
-                self._pools.solo is not None
-            )
+            pools = [pool for pool, threads, _ in self._pools.groups() for _ in range(threads)]
             await asyncio.gather(*(loop.run_in_executor(pool, self._model.warmup, sizes) for pool in pools))
 
     async def classify(self, data: bytes) -> Verdict:
@@ -235,21 +233,17 @@ class Classifier:
         submits: list[asyncio.Task[list[float]]] = []
         self._preprocessing += 1  # while > 0, a batch being collected waits for this request
         try:
-            frames = await loop.run_in_executor(self._pool, _frames, data, self.meta, self._limits)
-            # Queued before the count drops: a request counted neither as coming nor as queued would
-            # let a batch close without it (at 32 callers, groups of 16 split into 15 + 1).
-            submits.extend(self._batcher.submit_nowait(frame) for frame in frames)
-        except BaseException:
-            for pending in submits:
-                pending.cancel()  # frames of an animation queued before one was refused
-            raise
-        finally:
-            self._preprocessing -= 1
-        try:
+            try:
+                frames = await loop.run_in_executor(self._pool, _frames, data, self.meta, self._limits)
+                # Queued before the count drops: a request counted neither as coming nor as queued
+                # would let a batch close without it (at 32 callers, groups of 16 split into 15 + 1).
+                submits.extend(self._batcher.submit_nowait(frame) for frame in frames)
+            finally:
+                self._preprocessing -= 1
             rows = await asyncio.gather(*submits)
         except BaseException:
             for pending in submits:
-                pending.cancel()
+                pending.cancel()  # also the frames of an animation queued before one was refused
             raise
         # The mean over an animation's frames; plain floats: no torch op on the event loop's thread.
         verdict = self._verdict([sum(column) / len(rows) for column in zip(*rows, strict=True)], digest)
