@@ -14,14 +14,13 @@ import io
 import random
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from PIL import Image, ImageEnhance
 
 from classifier.model import CheckpointMeta
-from classifier.preprocess import letterbox_geometry
+from classifier.preprocess import letterbox_geometry, resized
 
-# As in classifier.preprocess: the same resampling as inference.
+# As in classifier.preprocess, for the degradation (the letterbox uses its resize itself).
 _RESAMPLE = Image.Resampling.BILINEAR
 _REDUCING_GAP = 3.0
 
@@ -73,8 +72,7 @@ def letterbox(
     box = letterbox_geometry(img.width, img.height, max(1, round(size * min(scale, 1.0))))
     left, top = int((size - box.width) * fx), int((size - box.height) * fy)
     rgb = img if img.mode == "RGB" else img.convert("RGB")
-    resized = rgb.resize((box.width, box.height), _RESAMPLE, reducing_gap=_REDUCING_GAP)
-    pixels = torch.from_numpy(np.array(resized, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
+    pixels = torch.from_numpy(resized(rgb, (box.width, box.height))).permute(2, 0, 1).float().div_(255.0)
     mean = torch.tensor(meta.mean).view(3, 1, 1)
     std = torch.tensor(meta.std).view(3, 1, 1)
     out = torch.zeros(3, size, size)

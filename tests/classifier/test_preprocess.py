@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import io
 import os
 import time
@@ -21,6 +22,7 @@ from classifier.preprocess import (
     frame_indices,
     make_thumbnail,
     preprocess,
+    resized,
     to_rgb,
     to_tensor,
 )
@@ -236,10 +238,14 @@ def _threads_started_by(job: Callable[[], object]) -> int:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads through /proc")
-def test_preprocessing_starts_no_torch_thread_team() -> None:
-    """A torch op in a preprocessing thread starts an OpenMP team there that spins against inference."""
+@pytest.mark.parametrize("vectorised", [True, False], ids=["torch-resize", "pillow-resize"])
+def test_preprocessing_starts_no_torch_thread_team(vectorised: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A torch op in a preprocessing thread starts an OpenMP team there that spins against inference,
+    unless it runs serially: torch's uint8 resize does (its float one does not)."""
+    # the module, not the function of the same name that the classifier package exports
+    monkeypatch.setattr(importlib.import_module("classifier.preprocess"), "VECTORISED_RESIZE", vectorised)
     meta = dataclasses.replace(TEST_META, input_size=224)  # big enough for torch to go parallel
-    data = f.jpeg_bytes(640, 480)
+    data = f.noisy_photo_jpeg(640, 480)
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -249,6 +255,29 @@ def test_preprocessing_starts_no_torch_thread_team() -> None:
     finally:
         torch.set_num_threads(previous)
     assert started <= 0  # below zero only if an earlier test's idle threads left meanwhile
+
+
+@pytest.mark.parametrize(
+    "size, target",
+    [
+        ((640, 480), (64, 48)),
+        ((150, 120), (224, 179)),
+        ((1170, 2532), (30, 64)),
+        ((7, 300), (1, 64)),
+        ((5, 5), (5, 5)),
+    ],
+    ids=["photo-down", "upscale", "screenshot-reduced-first", "one-pixel-wide", "same-size"],
+)
+def test_torchs_resize_is_pillows_filter_within_one_level(
+    size: tuple[int, int], target: tuple[int, int]
+) -> None:
+    img = only_frame(f.noisy_photo_jpeg(*size, seed=5))
+    fast = resized(img, target, vectorised=True)
+    exact = np.asarray(img.resize(target, Image.Resampling.BILINEAR))  # no reducing gap: the filter itself
+    assert fast.shape == exact.shape == (target[1], target[0], 3) and fast.dtype == np.uint8
+    assert np.abs(fast.astype(int) - exact).max() <= 1  # rounding at the odd value, not another filter
+    if max(size[0] / target[0], size[1] / target[1]) < 6:  # Pillow's own path is exact below its gap
+        assert np.abs(resized(img, target, vectorised=False).astype(int) - fast).max() <= 1
 
 
 # --- letterboxing -----------------------------------------------------------------------------------
