@@ -41,7 +41,7 @@ class ClassifierSettings:
     device: str = "auto"
     precision: str = "auto"
     max_batch_size: int = 16
-    max_wait_ms: float = 30.0  # waited only for requests still being preprocessed (see DynamicBatcher)
+    max_wait_ms: float = 50.0  # waited only for requests still being preprocessed (see DynamicBatcher)
     max_queue: int = 256
     request_timeout_s: float = 30.0
     inference_workers: int = 0  # batches run side by side; 0: auto (see inference_layout)
