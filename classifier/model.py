@@ -10,6 +10,7 @@ mean, std, model_version and extra (training data summary, metrics, ...).
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
 import os
@@ -22,6 +23,7 @@ import safetensors.torch
 import torch
 import torchvision
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from classifier.errors import CheckpointError
 from classifier.int8 import dequantise_int8
@@ -153,8 +155,29 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     return PRECISION_DTYPES[precision]
 
 
+def fold_batch_norms(model: nn.Module) -> nn.Module:
+    """A copy of an eval-mode ResNet with each BatchNorm folded into the convolution before it (its
+    `convN`/`bnN` pairs and each downsample's conv and norm); `model` is left as it was. The same
+    function with fewer layers: ResNet101 at 128 px, batch 16, bf16 on one thread of the 2-core VM
+    ran 67.3 images/s against 61.7 (medians of 8 alternating runs, `/tmp` script), and its
+    probabilities moved by at most 0.0002. For inference only: folded, it can no longer train."""
+    folded = copy.deepcopy(model)
+    for parent in folded.modules():
+        children = dict(parent.named_children())
+        pairs = [(name, "bn" + name.removeprefix("conv")) for name in children if name.startswith("conv")]
+        if isinstance(parent, nn.Sequential) and len(parent) == 2:
+            pairs.append(("0", "1"))  # a downsample: Sequential(conv, norm)
+        for conv_name, norm_name in pairs:
+            conv, norm = children.get(conv_name), children.get(norm_name)
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                setattr(parent, conv_name, fuse_conv_bn_eval(conv, norm))
+                setattr(parent, norm_name, nn.Identity())
+    return folded
+
+
 class InferenceModel:
-    """A loaded classifier in eval mode on one device, answering batches with probabilities."""
+    """A loaded classifier in eval mode on one device, answering batches with probabilities. It
+    runs a copy of the module given (see fold_batch_norms)."""
 
     def __init__(
         self, model: nn.Module, meta: CheckpointMeta, device: torch.device, precision: str = "auto"
@@ -167,7 +190,8 @@ class InferenceModel:
         # CPU it made no difference that could be told from noise, so that path stays as it was.
         fast_layout = self.device.type == "cuda" or self.dtype != torch.float32
         self._memory_format = torch.channels_last if fast_layout else torch.contiguous_format
-        self._model = model.eval().to(self.device, self.dtype).to(memory_format=self._memory_format)
+        runnable = fold_batch_norms(model.eval())
+        self._model = runnable.to(self.device, self.dtype).to(memory_format=self._memory_format)
 
     @classmethod
     def from_checkpoint(
