@@ -300,13 +300,8 @@ async def _bench_services(
                 references.append(await raw_now())
             batched.append(_row(rounds, settings, concurrency, references=references))
         else:
-            batched.append(
-                _row(
-                    [await _run_service(model, settings, images, concurrency, n, pools)],
-                    settings,
-                    concurrency,
-                )
-            )
+            run = await _run_service(model, settings, images, concurrency, n, pools)
+            batched.append(_row([run], settings, concurrency))
         unbatched_run = await _run_service(model, unbatched_settings, images, concurrency, n, pools)
         unbatched.append(_row([unbatched_run], unbatched_settings, concurrency))
     return batched, unbatched
@@ -374,6 +369,7 @@ def _row(
     took turns, every completion over their total time; or with `references` (raw re-timings before,
     between and after the runs), the median of the runs' steady rates, next to the references."""
     latencies = [x for run in runs for x in run.latencies]
+    rate = _steady_rate(runs[0]) if len(runs) == 1 else len(latencies) / sum(run.wall for run in runs)
     batches = sum(run.stats.batches for run in runs)
     row: dict[str, Any] = {
         "concurrency": concurrency,
@@ -381,9 +377,7 @@ def _row(
         "requests": len(latencies) + sum(run.errors for run in runs),
         "rounds": len(runs),
         "errors": sum(run.errors for run in runs),
-        "images_per_s": _steady_rate(runs[0])
-        if len(runs) == 1
-        else len(latencies) / sum(run.wall for run in runs),
+        "images_per_s": rate,
         "p50_ms": 1000 * float(np.percentile(latencies, 50)) if latencies else float("nan"),
         "p99_ms": 1000 * float(np.percentile(latencies, 99)) if latencies else float("nan"),
         "mean_batch_size": sum(run.stats.items for run in runs) / batches if batches else 0.0,
