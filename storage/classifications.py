@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,33 +20,8 @@ _NEWEST_VERDICT = (
 )
 
 
-async def record(
-    session: AsyncSession,
-    *,
-    platform: str,
-    chat_id: str,
-    message_id: str | None,
-    user_id: str | None,
-    image_sha256: str,
-    label: str,
-    confidence: float,
-    model_version: str,
-    action_taken: str | None,
-    now: datetime,
-) -> ClassificationRecord:
-    """Inserts a classification whose values the caller has already checked."""
-    row = ClassificationRow(
-        platform=platform,
-        chat_id=chat_id,
-        message_id=message_id,
-        user_id=user_id,
-        image_sha256=image_sha256,
-        label=label,
-        confidence=confidence,
-        model_version=model_version,
-        action_taken=action_taken,
-        created_at=now,
-    )
+async def record(session: AsyncSession, row: ClassificationRow) -> ClassificationRecord:
+    """Inserts a new classification row whose values the caller has already checked."""
     session.add(row)
     await session.flush()
     return _record(row, reply_message_id=None)

@@ -127,8 +127,7 @@ class Repository:
             raise ValueError(f"confidence must be between 0 and 1, not {confidence!r}")
         label, action_taken = check_label(label), check_action_taken(action_taken)
         async with self._write.begin() as session:
-            return await classifications.record(
-                session,
+            row = ClassificationRow(
                 platform=platform,
                 chat_id=chat_id,
                 message_id=message_id,
@@ -138,8 +137,9 @@ class Repository:
                 confidence=float(confidence),
                 model_version=model_version,
                 action_taken=action_taken,
-                now=_now(),
+                created_at=_now(),
             )
+            return await classifications.record(session, row)
 
     async def add_verdict_message(self, *, classification_id: int, message_id: str) -> None:
         """Remembers one more message giving this verdict: a reply to any of them finds the record."""
