@@ -27,6 +27,18 @@ async def test_posted_meme_gets_a_verdict_with_feedback_buttons(bot: Bot, world:
     assert await bot.repo.has_image(record.image_sha256)
 
 
+async def test_a_forwarded_image_is_judged_and_can_be_classified_again(bot: Bot, world: World) -> None:
+    fake = bot.fake
+    original = await fake.post_message(world.general, world.mod, attachments=[image_file(meme_jpeg(3))])
+    await bot.reply_to(original)
+    forward = await fake.forward_message(original, world.memes, world.alice)
+    assert forward.payload["content"] == "" and forward.payload["attachments"] == []  # all in the snapshot
+
+    assert (await bot.reply_to(forward)).content.startswith("😂 Meme (")
+    menu = await fake.context_menu(world.memes, world.mod, "Classify image", forward)
+    assert (await bot.answer(menu)).content.startswith("😂 Meme (")
+
+
 async def test_several_images_in_one_message_get_one_numbered_reply(bot: Bot, world: World) -> None:
     files = [
         image_file(meme_jpeg(1), "a.jpg"),

@@ -47,6 +47,18 @@ async def test_a_non_meme_is_downloaded_then_deleted_and_the_notice_removes_itse
     assert not by_mod.deleted
 
 
+async def test_a_forwarded_non_meme_is_removed_and_its_original_left_alone(bot: Bot, world: World) -> None:
+    fake = bot.fake
+    await memes_only(bot, world, world.memes)
+    original = await fake.post_message(world.general, world.alice, attachments=[image_file(not_meme_jpeg(2))])
+    await bot.reply_to(original)
+    forward = await fake.forward_message(original, world.memes, world.alice)
+
+    await fake.wait_for(lambda: forward.deleted)
+    assert (await record_of(bot, forward)).action_taken == "deleted"
+    assert not original.deleted
+
+
 async def test_a_member_without_manage_messages_cannot_turn_memes_only_on(bot: Bot, world: World) -> None:
     interaction = await bot.fake.slash_command(world.memes, world.alice, "memesonly", {"state": "on"})
 

@@ -1,4 +1,5 @@
-"""Images in a Discord message (attachments, link embeds such as Tenor/Giphy GIFs, stickers) as ImageRefs."""
+"""Images in a Discord message (attachments, link embeds such as Tenor/Giphy GIFs, stickers, and
+those of a message it forwards) as ImageRefs."""
 
 from __future__ import annotations
 
@@ -53,9 +54,13 @@ class MediaReader:
             self._session = None
 
     def images_in(self, message: discord.Message) -> list[FoundImage]:
-        found = [self._attachment(a) for a in message.attachments if _is_image(a)]
-        found += [f for f in map(self._embed, message.embeds) if f is not None]
-        found += [f for f in map(self._sticker, message.stickers) if f is not None]
+        """The message's own images, then those of the messages it forwards (its snapshots)."""
+        found: list[FoundImage] = []
+        parts: list[discord.Message | discord.MessageSnapshot] = [message, *message.message_snapshots]
+        for part in parts:
+            found += [self._attachment(a) for a in part.attachments if _is_image(a)]
+            found += [f for f in map(self._embed, part.embeds) if f is not None]
+            found += [f for f in map(self._sticker, part.stickers) if f is not None]
         return found
 
     def attachment_ref(self, attachment: discord.Attachment) -> ImageRef:

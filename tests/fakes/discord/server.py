@@ -31,7 +31,7 @@ from .model import (
 )
 from .records import Call, Fault, HostedFile, InteractionRecord, InteractionReply, StoredMessage
 from .rest import API_PREFIX, GeneralRoutes, RestApi
-from .state import GUILD_MEMBERS, GUILDS, PRIVILEGED_INTENTS, DiscordState
+from .state import FORWARD, GUILD_MEMBERS, GUILDS, PRIVILEGED_INTENTS, DiscordState
 
 T = TypeVar("T")
 _PROVIDERS = {"Tenor": "https://tenor.co", "Giphy": "https://giphy.com/"}
@@ -293,6 +293,15 @@ class FakeDiscord:
         if reference is not None:
             data["message_reference"] = {"message_id": str(reference.id)}
         stored = self._state.create_message(channel, author, data, uploads)
+        await self._settle()
+        return stored
+
+    async def forward_message(self, original: StoredMessage, channel: Channel, author: User) -> StoredMessage:
+        """`author` forwards `original` (from any channel) into `channel`: an empty message whose
+        snapshot holds the original's content, attachments, embeds and stickers."""
+        self._check_can_post(channel, author, False)
+        reference = {"type": FORWARD, "message_id": str(original.id), "channel_id": str(original.channel.id)}
+        stored = self._state.create_message(channel, author, {"message_reference": reference}, {})
         await self._settle()
         return stored
 

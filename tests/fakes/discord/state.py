@@ -45,6 +45,12 @@ PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 Emit = Callable[[str, JsonDict, int], None]
 
 _MENTION = re.compile(r"<@!?(\d+)>")
+FORWARD = 1  # message_reference.type of a forwarded message (0: a reply)
+# What a forwarded message's snapshot keeps of the original.
+_SNAPSHOT_FIELDS = (
+    "type", "content", "embeds", "attachments", "timestamp", "edited_timestamp", "flags", "mentions",
+    "mention_roles", "sticker_items", "components",
+)  # fmt: skip
 _MESSAGE_EDITABLE = ("content", "embeds", "components", "flags", "sticker_items")
 
 
@@ -234,6 +240,9 @@ class DiscordState:
     def _set_reference(self, stored: StoredMessage, reference: Mapping[str, Any] | None) -> None:
         if not reference or reference.get("message_id") is None:
             return
+        if reference.get("type") == FORWARD:
+            self._set_forward(stored, reference)
+            return
         target = self.message(stored.channel, reference["message_id"])
         if target is None:
             if reference.get("fail_if_not_exists", True):
@@ -250,6 +259,21 @@ class DiscordState:
         stored.payload["referenced_message"] = referenced
         if stored.payload["type"] == 0:
             stored.payload["type"] = 19  # REPLY
+
+    def _set_forward(self, stored: StoredMessage, reference: Mapping[str, Any]) -> None:
+        """A forward: the message carries a snapshot of the original's content, from any channel."""
+        source = self.channel(reference.get("channel_id") or stored.channel.id)
+        target = None if source is None else self.message(source, reference["message_id"])
+        if target is None:
+            raise invalid_form("message_reference: Unknown message")
+        stored.payload["message_reference"] = {
+            "type": FORWARD,
+            "message_id": str(target.id),
+            "channel_id": str(target.channel.id),
+            "guild_id": None if target.channel.guild_id is None else str(target.channel.guild_id),
+        }
+        snapshot = {k: copy.deepcopy(v) for k, v in target.payload.items() if k in _SNAPSHOT_FIELDS}
+        stored.payload["message_snapshots"] = [{"message": snapshot}]
 
     def _set_attachments(
         self, stored: StoredMessage, specs: Iterable[Mapping[str, Any]] | None, uploads: Mapping[int, Upload]
