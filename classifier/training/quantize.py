@@ -8,6 +8,7 @@ quantisation's alone.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -112,7 +113,7 @@ def quantize_checkpoint(
     if check:
         samples = select_split(load_samples(check), split)
         dev = select_device(device)
-        full = InferenceModel(model, meta, dev, precision="fp32")
+        full = InferenceModel(copy.deepcopy(model), meta, dev, precision="fp32")  # model is saved below
         small = InferenceModel(dequantised_copy(model, meta), meta, dev, precision="fp32")
         agreement = verdict_agreement(full, small, samples, batch_size=batch_size, workers=workers)
         agreement["split"] = split
