@@ -37,7 +37,8 @@ MESSAGE_MENUS = {
 
 HELP = """\
 I tell memes from non-memes. Post an image and I'll say which it is: attachments, image links, \
-Tenor/Giphy GIFs, stickers and forwarded images all count. The ✅/❌ buttons under a verdict tell me whether I was right.
+Tenor/Giphy GIFs, stickers and forwarded images all count. The ✅/❌ buttons under a verdict tell me \
+whether I was right.
 
 `/classify image:` – check a file without posting it
 Apps → **Classify image** (right-click or long-press a message) – check that message's images
