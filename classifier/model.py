@@ -162,8 +162,8 @@ def fold_batch_norms(model: nn.Module) -> nn.Module:
     with fewer layers: ResNet101 at 128 px, batch 16, bf16 on one thread of the 2-core VM ran 67.3
     images/s against 61.7 (medians of 8 alternating runs, `/tmp` script), and its probabilities
     moved by at most 0.0002. For inference only: folded, it can no longer train, and its
-    state_dict no longer fits build_model. In place because a folded copy kept the process about
-    100 MiB larger for good (RSS 960 against 854 MiB after loading the shipped model)."""
+    state_dict no longer fits build_model. In place, so loading holds no second float32 copy of
+    the weights (peak RSS 1,090 against 1,102-1,114 MiB for a folded copy)."""
     for parent in list(model.modules()):
         children = dict(parent.named_children())
         pairs = [(name, "bn" + name.removeprefix("conv")) for name in children if name.startswith("conv")]
@@ -180,8 +180,9 @@ def fold_batch_norms(model: nn.Module) -> nn.Module:
 def release_free_memory() -> None:
     """Hand the C heap's free pages back to the OS (glibc's malloc_trim; elsewhere nothing).
     Loading, folding and converting a model frees hundreds of MiB in pieces glibc otherwise keeps:
-    after loading the shipped model the process held 987 MiB, 781 MiB once trimmed (857 and 823
-    unfolded; `/tmp` script, /proc/self/statm)."""
+    after loading the shipped model and two batches the process held 999 MiB, and 781 MiB once
+    trimmed. Trimmed right after loading, as InferenceModel does, it held 843 MiB after the two
+    batches, against 857 with neither folding nor trimming (`/tmp` script, /proc/self/statm)."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):  # not glibc (musl has no malloc_trim)
             ctypes.CDLL(None).malloc_trim(0)
