@@ -169,19 +169,21 @@ def _letterboxed(img: Image.Image, meta: CheckpointMeta) -> np.ndarray:
 def resized(rgb: Image.Image, size: tuple[int, int], *, vectorised: bool | None = None) -> np.ndarray:
     """An RGB image resized to `size`, bilinear and antialiased: a uint8 [height, width, 3] array.
 
-    `vectorised` (None: VECTORISED_RESIZE): torch computes the filter. It is within one level of
-    Pillow's own resize (0.4% of the values of a 640x480 photo differ, by 1) and about three times as
+    Pillow filters every pixel unless it shrinks an axis 6x or more; then it first shrinks by whole
+    factors (its reducing gap: close to the exact result, much faster). `vectorised` (None:
+    VECTORISED_RESIZE): where Pillow would filter every pixel, torch does instead. It is within one
+    level of Pillow (0.4% of the values of a 640x480 photo differ, by 1) and about three times as
     fast on AVX2: 0.34 against 1.1 ms for that photo, 1.2 against 3.5 ms at 1280x960, when resizing
-    was half of preprocessing's time and took CPU from the model on a small machine. Without AVX2,
-    torch took 2.3 ms for the same photo, so Pillow does it, shrinking by whole factors first where it
-    shrinks 6x or more (Pillow's reducing gap: close to its exact result, much faster). Swapping
-    Pillow for torch flipped none of 4,000 verdicts of the shipped model on dataset images (largest
-    change in P(meme): 0.004). torch filters every pixel, with no whole-factor shrink first: a
-    4000x3000 picture took 13.6 ms against Pillow's 8.2, a case left as it is (such pictures are
-    rare and JPEGs are decoded smaller). Its uint8 kernel runs serially, so it starts no thread team
-    in the preprocessing threads (see classifier/inference.py). (`/tmp` scripts, one thread each.)
+    was half of preprocessing's time and took CPU from the model on a small machine. Where Pillow
+    shrinks by whole factors first it stays: a 4000x3000 picture took 8.2 ms against torch's 13.6,
+    and torch needs the whole picture as an array (36 MiB more for that one). Without AVX2 torch
+    took 2.3 ms for the 640x480 photo, so Pillow does it all. Swapping Pillow for torch flipped
+    none of 4,000 verdicts of the shipped model on dataset images (largest change in P(meme):
+    0.004). torch's uint8 kernel runs serially, so it starts no thread team in the preprocessing
+    threads (see classifier/inference.py). (`/tmp` scripts, one thread each.)
     """
-    if not (VECTORISED_RESIZE if vectorised is None else vectorised):
+    shrink = max(rgb.width / size[0], rgb.height / size[1])
+    if not (VECTORISED_RESIZE if vectorised is None else vectorised) or shrink >= 2 * _REDUCING_GAP:
         return np.asarray(rgb.resize(size, _RESAMPLE, reducing_gap=_REDUCING_GAP))
     # [1, 3, H, W] over the [H, W, 3] pixels is channels-last, the layout torch's uint8 kernel runs on.
     pixels = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None]
