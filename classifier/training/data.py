@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from classifier.training.grouping import SPLITS
+from classifier.training.grouping import EVAL_SPLITS
 from classifier.training.manifest import MANIFEST_FILE, ManifestRow, read_folder_rows, read_manifest
 from classifier.training.sources import LABELS
 
@@ -66,7 +66,7 @@ class Sample:
     ref: str  # where the image is inside its store
     store: ImageStore
     label: str  # meme | not_meme
-    split: str  # train | val | test
+    split: str  # train | val | test | wild
     source: str  # dataset source folder, synth_<kind>, a folder's name, or "corrections"
     kind: str
     text_bearing: bool  # a not_meme with text in it is a hard negative
@@ -85,7 +85,7 @@ class DataSpec:
     @classmethod
     def parse(cls, text: str) -> DataSpec:
         head, _, tail = text.rpartition(":")
-        if head and tail in (*SPLITS, "auto"):
+        if head and tail in (*EVAL_SPLITS, "auto"):
             return cls(Path(head), None if tail == "auto" else tail)
         return cls(Path(text), None)
 
@@ -163,7 +163,7 @@ def _from_export(path: Path, split: str) -> list[Sample]:
 def split_counts(samples: Sequence[Sample]) -> dict[str, dict[str, int]]:
     """{split: {label: n}} with every split and label present."""
     counts = Counter((s.split, s.label) for s in samples)
-    return {split: {label: counts[(split, label)] for label in LABELS} for split in SPLITS}
+    return {split: {label: counts[(split, label)] for label in LABELS} for split in EVAL_SPLITS}
 
 
 def summarise(samples: Sequence[Sample], specs: Sequence[DataSpec]) -> dict[str, Any]:
@@ -177,5 +177,5 @@ def summarise(samples: Sequence[Sample], specs: Sequence[DataSpec]) -> dict[str,
         "images": len(samples),
         "totals": split_counts(samples),
         "counts": per_source,
-        "text_bearing_negatives": {split: hard[split] for split in SPLITS},
+        "text_bearing_negatives": {split: hard[split] for split in EVAL_SPLITS},
     }

@@ -26,6 +26,7 @@ from classifier.training.captions import clean_ocr
 from classifier.training.fonts import FontBook
 from classifier.training.grouping import (
     SPLITS,
+    WILD,
     GroupingRule,
     HashedItem,
     assign_groups,
@@ -33,6 +34,7 @@ from classifier.training.grouping import (
     dedupe,
     hash_item,
     label_conflicts,
+    overlapping_wild,
 )
 from classifier.training.jobs import Job, RenderContext, init_worker, run_in_worker, run_job
 from classifier.training.manifest import (
@@ -102,8 +104,14 @@ def build_dataset(
     say(f"hashing {len(items)} source images")
     hashed = _map(hash_item, items, workers)
     kept, dropped = dedupe(hashed, grouping)
+    wild_overlap = overlapping_wild(kept, grouping)
+    kept = [h for h in kept if h.item.key not in wild_overlap]
     placed = _place(kept, grouping, seed)
-    say(f"{len(dropped)} duplicates dropped, {len({p.group for p in placed})} groups")
+    wild = sum(p.split == WILD for p in placed)
+    say(
+        f"{len(dropped)} duplicates dropped, {len({p.group for p in placed})} groups; wild split "
+        f"{wild} images, {len(wild_overlap)} left out of it as near-copies of other images"
+    )
     size_rule = SizeRule(image_size=image_size)
     ctx = RenderContext(
         out=out, seed=seed, size_rule=size_rule, fonts=FontBook.discover(source / "memegen_fonts")
@@ -118,6 +126,7 @@ def build_dataset(
     ambiguous = [r for r in rows if r.label not in LABELS]
     write_manifest(labelled, out / MANIFEST_FILE)
     write_manifest(ambiguous, out / "ambiguous.csv")
+    dropped = {**dropped, **wild_overlap}
     _write_duplicates(dropped, out / "duplicates.csv")
     summary = summarise(labelled)
     summary.update(
@@ -128,6 +137,8 @@ def build_dataset(
         webpage_renderer=renderer,
         ambiguous_templates=len(ambiguous),
         duplicates_dropped=len(dropped),
+        wild_sources=sorted({p.item.source for p in placed if p.split == WILD}),
+        wild_dropped_as_overlap=len(wild_overlap),
         label_conflicts=label_conflicts(kept, grouping),
         groups=len({r.group for r in labelled}),
         largest_group=max(Counter(r.group for r in labelled).values(), default=0),
@@ -160,13 +171,20 @@ def _map(
         return list(pool.map(function, values, chunksize=32))
 
 
-def _place(kept: Sequence[HashedItem], grouping: GroupingRule, seed: int) -> list[Placed]:
+def _place(items: Sequence[HashedItem], grouping: GroupingRule, seed: int) -> list[Placed]:
+    """Train/val/test by group for the sources that train; the wild sources' items go to WILD, grouped
+    among themselves only (they were checked against the rest by `overlapping_wild`)."""
+    wild = [h for h in items if h.item.wild]
+    wild_groups = assign_groups(wild, grouping)
+    kept = [h for h in items if not h.item.wild]
     groups = assign_groups(kept, grouping)
     members: dict[str, list[str]] = defaultdict(list)
     for h in kept:
         members[groups[h.item.key]].append(h.item.folder)
     split_of = assign_splits(members, seed=seed)
-    return [Placed(h.item, split_of[groups[h.item.key]], groups[h.item.key]) for h in kept]
+    return [Placed(h.item, split_of[groups[h.item.key]], groups[h.item.key]) for h in kept] + [
+        Placed(h.item, WILD, f"{WILD}:{wild_groups[h.item.key]}") for h in wild
+    ]
 
 
 def _plan(placed: Sequence[Placed], counts: SynthCounts, seed: int, source: Path) -> list[Job]:

@@ -21,6 +21,9 @@ from classifier.training.hashing import UnionFind, dhash, near_pairs, phash
 from classifier.training.sources import TEMPLATE, SourceItem
 
 SPLITS = ("train", "val", "test")
+# Whole sources held out of training and of the splits above (sources.WILD_SOURCES): the honest score.
+WILD = "wild"
+EVAL_SPLITS = (*SPLITS, WILD)
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 _BAND = (0.3, 0.7)
 _HASH_DRAFT = 96  # JPEGs are decoded at a reduced scale for hashing: 32x32 thumbnails need no more
@@ -152,6 +155,25 @@ def split_quota(total: int, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> d
     for i in sorted(range(len(raw)), key=lambda i: quota[i] - raw[i])[: total - sum(quota)]:
         quota[i] += 1
     return dict(zip(SPLITS, quota, strict=True))
+
+
+def overlapping_wild(items: Sequence[HashedItem], rule: GroupingRule) -> dict[str, str]:
+    """Wild items that are byte-identical or near-identical (pHash within `group_phash`, or dHash
+    within `template_dup`, the datasets README's rule) to any other item: {wild key: other key}.
+    Such a picture, or its blank template, is not from a place the model never saw."""
+    out: dict[str, str] = {}
+    sha: dict[str, str] = {h.sha256: h.item.key for h in items if not h.item.wild}
+    for h in items:
+        if h.item.wild and h.sha256 in sha:
+            out[h.item.key] = sha[h.sha256]
+    for field_name, limit in (("phash", rule.group_phash), ("dhash", rule.template_dup)):
+        values = np.array([getattr(h, field_name) for h in items], dtype=np.uint64)
+        for i, j in near_pairs(values, limit):
+            a, b = items[i], items[j]
+            if a.item.wild != b.item.wild:
+                wild, other = (a, b) if a.item.wild else (b, a)
+                out.setdefault(wild.item.key, other.item.key)
+    return out
 
 
 def label_conflicts(items: Sequence[HashedItem], rule: GroupingRule) -> list[tuple[str, str]]:

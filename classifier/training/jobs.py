@@ -25,7 +25,7 @@ from classifier.training.normalise import SizeRule, encode_jpeg, item_rng, norma
 @dataclass(frozen=True)
 class Job:
     key: str  # unique; seeds the job's RNG
-    renderer: str  # copy, macro, caption_bar, multi_panel, chart, document, poster, mock_page
+    renderer: str  # copy, verbatim, macro, caption_bar, multi_panel, chart, document, poster, mock_page
     out: str  # path relative to the dataset folder
     label: str
     split: str
@@ -88,13 +88,20 @@ def _render(job: Job, ctx: RenderContext, rng: random.Random) -> Image.Image:
 
 
 def run_job(job: Job, ctx: RenderContext) -> ManifestRow:
-    """Render, normalise (the shared size rule), store as JPEG and describe one image."""
-    img = _render(job, ctx, item_rng(ctx.seed, job.key, "render"))
-    stored_rng = item_rng(ctx.seed, job.key, "store")
-    stored = normalise(img, ctx.size_rule, stored_rng)
+    """Render, normalise (the shared size rule), store as JPEG and describe one image; "verbatim" jobs
+    (the wild split: pictures as people post them) are stored byte for byte."""
     path = ctx.out / job.out
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(encode_jpeg(stored, ctx.size_rule, stored_rng))
+    if job.renderer == "verbatim":
+        data = Path(job.inputs[0]).read_bytes()
+        path.with_suffix(Path(job.inputs[0]).suffix.lower()).write_bytes(data)
+        path = path.with_suffix(Path(job.inputs[0]).suffix.lower())
+        stored = _open(job.inputs[0])
+    else:
+        img = _render(job, ctx, item_rng(ctx.seed, job.key, "render"))
+        stored_rng = item_rng(ctx.seed, job.key, "store")
+        stored = normalise(img, ctx.size_rule, stored_rng)
+        path.write_bytes(encode_jpeg(stored, ctx.size_rule, stored_rng))
     d, p, _band = image_hashes(stored)
     return ManifestRow(
         path=path,

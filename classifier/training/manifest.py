@@ -18,7 +18,13 @@ from typing import Any
 
 from PIL import Image
 
-from classifier.training.grouping import SPLITS, GroupingRule, HashedItem, assign_groups, assign_splits
+from classifier.training.grouping import (
+    EVAL_SPLITS,
+    GroupingRule,
+    HashedItem,
+    assign_groups,
+    assign_splits,
+)
 from classifier.training.hashing import hex64
 from classifier.training.sources import IMAGE_SUFFIXES, LABELS, SourceItem
 
@@ -105,7 +111,7 @@ def summarise(rows: Sequence[ManifestRow]) -> dict[str, Any]:
         counts.setdefault(split, {}).setdefault(label, {})[source] = n
     totals = {
         split: {label: sum(r.split == split and r.label == label for r in rows) for label in LABELS}
-        for split in SPLITS
+        for split in EVAL_SPLITS
     }
     return {"counts": counts, "totals": totals, "images": len(rows)}
 
@@ -118,13 +124,14 @@ def format_summary(rows: Sequence[ManifestRow]) -> str:
     """A text table: one line per (label, source), one column per split."""
     counts = Counter((r.label, r.source, r.split) for r in rows)
     keys = sorted({(label, source) for label, source, _ in counts})
-    lines = [f"{'label':<9} {'source':<22}" + "".join(f"{s:>8}" for s in SPLITS) + f"{'total':>8}"]
+    head = f"{'label':<9} {'source':<30}"
+    lines = [head + "".join(f"{s:>8}" for s in EVAL_SPLITS) + f"{'total':>8}"]
     for label, source in keys:
-        per = [counts[(label, source, s)] for s in SPLITS]
-        lines.append(f"{label:<9} {source:<22}" + "".join(f"{n:>8}" for n in per) + f"{sum(per):>8}")
+        per = [counts[(label, source, s)] for s in EVAL_SPLITS]
+        lines.append(f"{label:<9} {source:<30}" + "".join(f"{n:>8}" for n in per) + f"{sum(per):>8}")
     for label in LABELS:
-        per = [sum(n for (lb, _, s), n in counts.items() if lb == label and s == sp) for sp in SPLITS]
-        lines.append(f"{label:<9} {'= all':<22}" + "".join(f"{n:>8}" for n in per) + f"{sum(per):>8}")
+        per = [sum(n for (lb, _, s), n in counts.items() if lb == label and s == sp) for sp in EVAL_SPLITS]
+        lines.append(f"{label:<9} {'= all':<30}" + "".join(f"{n:>8}" for n in per) + f"{sum(per):>8}")
     return "\n".join(lines)
 
 

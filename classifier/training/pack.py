@@ -26,7 +26,7 @@ from PIL import Image
 
 from classifier.preprocess import DecodeLimits, decode_frames
 from classifier.training.data import DataError, DataSpec, Sample, load_samples, split_counts
-from classifier.training.grouping import SPLITS
+from classifier.training.grouping import EVAL_SPLITS
 from classifier.training.sources import LABELS
 
 PACK_INFO, PACK_INDEX, PACK_IMAGES = "pack.json", "pack.csv", "images.bin"
@@ -82,7 +82,7 @@ def read_pack(path: Path, split: str | None = None) -> list[Sample]:
     store = TarStore(Path(path), index)
     samples = []
     for line, row in enumerate(rows, 2):
-        if row["label"] not in LABELS or row["split"] not in SPLITS:
+        if row["label"] not in LABELS or row["split"] not in EVAL_SPLITS:
             raise DataError(f"{path}:{PACK_INDEX}:{line}: bad label or split in {row}")
         text = row["text_bearing"] == "1"
         split_of = split or row["split"]

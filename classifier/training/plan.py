@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classifier.training import captions
-from classifier.training.grouping import SPLITS, split_quota
+from classifier.training.grouping import SPLITS, WILD, split_quota
 from classifier.training.jobs import Job
 from classifier.training.memegen import read_template_config
 from classifier.training.normalise import item_rng
@@ -61,7 +61,8 @@ def _name(text: str) -> str:
 
 
 def copy_jobs(placed: Sequence[Placed]) -> list[Job]:
-    """Real images, stored as they are (after the shared size rule); templates go to 'ambiguous'."""
+    """Real images, stored after the shared size rule (the wild split's byte for byte, as people post
+    them); templates go to 'ambiguous'."""
     jobs = []
     for p in placed:
         label = p.item.role if p.item.role in (MEME, NOT_MEME) else "ambiguous"
@@ -69,12 +70,12 @@ def copy_jobs(placed: Sequence[Placed]) -> list[Job]:
         jobs.append(
             Job(
                 key=p.item.key,
-                renderer="copy",
+                renderer="verbatim" if p.split == WILD else "copy",
                 out=f"images/{p.split}/{label}/{p.item.folder}-{stem}.jpg",
                 label=p.item.role,
                 split=p.split,
                 group=p.group,
-                source=p.item.folder,
+                source=p.item.source or p.item.folder,
                 kind=p.item.kind,
                 text_bearing=p.item.text_bearing,
                 inputs=(str(p.item.path),),

@@ -38,9 +38,44 @@ FOLDERS = (
     FolderSpec("people", NOT_MEME, "people", False),
     FolderSpec("scenes", NOT_MEME, "photo", False),
     FolderSpec("grocery", NOT_MEME, "packaging", True),
+    FolderSpec("memes_reddit", MEME, "meme", True),
+    FolderSpec("memes_macros", MEME, "macro", True),
+    FolderSpec("memes_spanish", MEME, "meme", True),
+    FolderSpec("posters_covers", NOT_MEME, "poster", True),
+    FolderSpec("photos_people_places", NOT_MEME, "people", False),
+    FolderSpec("screens_slides", NOT_MEME, "screenshot", True),
 )
 # Ordinary photos: the backgrounds of caption-bar memes and of multi-panel memes.
-PHOTO_FOLDERS = ("imagenet_sample", "scenes", "people")
+PHOTO_FOLDERS = ("imagenet_sample", "scenes", "people", "photos_people_places")
+# Folders gathered from several places: each file name's prefix names its place (`vhs_...`,
+# `slides_emc_...`), and each place is a source of its own in reports and in the wild split.
+MULTI_SOURCE_FOLDERS = frozenset(
+    {
+        "memes_reddit",
+        "memes_macros",
+        "memes_spanish",
+        "posters_covers",
+        "photos_people_places",
+        "screens_slides",
+    }
+)
+# The wild split: whole sources that never train, to measure the model on pictures from places it
+# has not seen (docs/model.md). Posters and covers, photos of people and pets, phone screens and slides,
+# memes from other communities and years than Memotion; the rest of each folder trains.
+WILD_SOURCES = frozenset(
+    {
+        "memes_spanish/memedet",  # Spanish-language web memes, 2019-2020
+        "memes_reddit/wholesome",  # r/wholesomememes
+        "posters_covers/vhs",  # Spanish DVD/VHS covers
+        "posters_covers/audiobook",  # audiobook covers
+        "photos_people_places/memedet",  # people, parties, selfies, cars, landscapes
+        "photos_people_places/stock",  # stock photos: pets, animals, sport, food, cities
+        "photos_people_places/stock2",
+        "screens_slides/app",  # Android app screenshots (phone screens)
+        "screens_slides/slides_fhir",  # two of the five slide decks
+        "screens_slides/slides_icap",
+    }
+)
 # memegen templates first: where a blank template duplicates one, the one with a config is kept.
 TEMPLATE_PRIORITY = ("memegen_templates", "blank_templates")
 
@@ -54,6 +89,11 @@ class SourceItem:
     kind: str
     text_bearing: bool
     family: str | None  # files sharing a family share a group
+    source: str = ""  # the folder, or "<folder>/<prefix>" for MULTI_SOURCE_FOLDERS
+
+    @property
+    def wild(self) -> bool:
+        return self.source in WILD_SOURCES
 
 
 def scan_sources(source: Path) -> list[SourceItem]:
@@ -77,6 +117,7 @@ def scan_sources(source: Path) -> list[SourceItem]:
                     kind=spec.kind,
                     text_bearing=spec.text_bearing,
                     family=f"{spec.name}:{family}" if family else None,
+                    source=source_of(spec.name, path.stem),
                 )
             )
     return items
@@ -87,6 +128,15 @@ def _repo_paths(sources_csv: Path) -> dict[str, str]:
         return {}
     with sources_csv.open(encoding="utf-8", newline="") as handle:
         return {row["file"]: row.get("path", "") for row in csv.DictReader(handle)}
+
+
+def source_of(folder: str, stem: str) -> str:
+    """The folder, or for a folder of several places "<folder>/<prefix>" (slides: "slides_<deck>")."""
+    if folder not in MULTI_SOURCE_FOLDERS:
+        return folder
+    tokens = stem.split("_")
+    prefix = "_".join(tokens[:2]) if tokens[0] == "slides" and len(tokens) > 1 else tokens[0]
+    return f"{folder}/{prefix}"
 
 
 _TOKENS = re.compile(r"[_\-\s.]+")
@@ -112,6 +162,8 @@ def family_of(folder: str, stem: str, repo_path: str) -> str | None:
         original = repo_path.rsplit("/", 1)[-1].rsplit(".", 1)[0] or rest
         tokens = _leading_tokens(original, 2)  # one dialog or screen in several states
         return f"{prefix}:{tokens}" if tokens else None
+    if folder == "screens_slides" and prefix in ("slides", "app"):
+        return "_".join(stem.split("_")[:2])  # one deck's slides, one app's screens
     if folder == "people" and prefix == "fmask":
         return re.sub(r"_copy(_\d+)?$", "", stem)  # augmented copies of one face photo
     return None

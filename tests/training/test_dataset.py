@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 from classifier.training.dataset import DatasetError, Manifest
+from classifier.training.grouping import WILD
 from classifier.training.manifest import read_manifest
+from classifier.training.sources import WILD_SOURCES
 from tests.training.conftest import build_small
 
 SYNTH_POSITIVES = ("synth_macro", "synth_photo_macro", "synth_caption_bar", "synth_multi_panel")
@@ -70,7 +72,7 @@ def test_synthetic_memes_stay_in_the_split_of_what_they_were_made_from(built: Ma
 
 
 def test_one_size_rule_for_every_class(built: Manifest) -> None:
-    for row in built.rows + built.ambiguous:
+    for row in (r for r in built.rows + built.ambiguous if r.split != WILD):
         with Image.open(row.path) as img:
             assert img.size == (row.width, row.height)
             assert img.mode == "RGB"
@@ -115,3 +117,37 @@ def test_refuses_a_folder_that_is_not_a_previous_build(fake_source: Path, tmp_pa
 def test_missing_source_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="none of the known dataset folders"):
         build_small(tmp_path / "nowhere", tmp_path / "out")
+
+
+def test_wild_sources_are_held_out_whole(built: Manifest) -> None:
+    wild = [r for r in built.rows if r.split == WILD]
+    assert {r.source for r in wild} == {
+        "posters_covers/vhs",
+        "memes_reddit/wholesome",
+        "photos_people_places/stock",
+    }
+    assert {r.label for r in wild} == {"meme", "not_meme"}
+    assert all(r.source in WILD_SOURCES for r in wild)
+    # ...and none of their pictures is anywhere else: not in train/val/test, not inside a synthetic meme.
+    for row in built.rows:
+        if row.split != WILD:
+            assert row.source not in WILD_SOURCES, row
+            assert not any(
+                part.split("/")[0] == "photos_people_places" and "stock" in part
+                for part in row.origin.split("+")
+            )
+    assert {r.source for r in built.rows if r.split == "train"} >= {
+        "posters_covers/steam",
+        "memes_reddit/progmemes",
+    }
+    assert built.summary["totals"][WILD] == {"meme": 3, "not_meme": 6}
+
+
+def test_a_wild_picture_that_copies_a_training_one_is_left_out(built: Manifest) -> None:
+    assert "photos_people_places/stock_copy.jpg" not in {r.origin for r in built.rows}
+    assert built.duplicates["photos_people_places/stock_copy.jpg"] == "imagenet_sample/image_1.jpg"
+
+
+def test_wild_pictures_are_stored_as_people_post_them(fake_source: Path, built: Manifest) -> None:
+    for row in (r for r in built.rows if r.split == WILD):
+        assert row.path.read_bytes() == (fake_source / row.origin).read_bytes()
