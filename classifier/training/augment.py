@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -35,12 +36,44 @@ class Augmentation:
     colour_chance: float = 0.8
     colour: float = 0.2  # brightness, contrast and saturation factors in [1 - colour, 1 + colour]
     gray_chance: float = 0.05
+    # Low resolution, balanced between the classes: every Memotion meme is a 128 px picture, so at an
+    # input above 128 px "blurry" would mean "meme". Pictures from other sources are brought down to a
+    # longest side in `lowres_side` (and back up) often enough that each label has the same share of
+    # low-resolution pictures, `lowres_share` at least (see `lowres_chances`).
+    lowres_sources: tuple[str, ...] = ()
+    lowres_side: tuple[int, int] = (64, 128)
+    lowres_share: float = 0.0
 
 
-def augment(img: Image.Image, rng: random.Random, aug: Augmentation) -> Image.Image:
+def lowres_chances(aug: Augmentation, sources_by_label: Mapping[str, Sequence[str]]) -> dict[str, float]:
+    """Per label, the chance that a picture not from `lowres_sources` is brought to low resolution, so
+    that natively low-resolution pictures plus degraded ones are the same share of every label."""
+    native = {
+        label: sum(s in aug.lowres_sources for s in sources) / max(1, len(sources))
+        for label, sources in sources_by_label.items()
+    }
+    top = max(native.values(), default=0.0)
+    target = top + (1.0 - top) * aug.lowres_share
+    return {label: (target - n) / (1.0 - n) if n < 1.0 else 0.0 for label, n in native.items()}
+
+
+def to_low_resolution(img: Image.Image, rng: random.Random, side: tuple[int, int]) -> Image.Image:
+    """The picture as if it had been a `side`-px one (longest side), at its own size again."""
+    factor = rng.uniform(*side) / max(img.width, img.height)
+    if factor >= 1.0:
+        return img
+    small = (max(1, round(img.width * factor)), max(1, round(img.height * factor)))
+    return img.resize(small, _RESAMPLE, reducing_gap=_REDUCING_GAP).resize(img.size, _RESAMPLE)
+
+
+def augment(
+    img: Image.Image, rng: random.Random, aug: Augmentation, *, lowres_chance: float = 0.0
+) -> Image.Image:
     """An RGB image with random degradation, compression and colour changes (never flipped)."""
     out = img
-    if rng.random() < aug.degrade_chance:
+    if rng.random() < lowres_chance:
+        out = to_low_resolution(out, rng, aug.lowres_side)
+    elif rng.random() < aug.degrade_chance:
         factor = rng.uniform(*aug.degrade_scale)
         small = (max(1, round(out.width * factor)), max(1, round(out.height * factor)))
         out = out.resize(small, _RESAMPLE, reducing_gap=_REDUCING_GAP).resize(out.size, _RESAMPLE)

@@ -56,7 +56,16 @@ def _add_train(sub: SubParsers) -> None:
     train.add_argument("--weight-decay", type=float, default=0.05)
     train.add_argument("--warmup-epochs", type=float, default=1.0)
     train.add_argument("--label-smoothing", type=float, default=0.05)
-    train.add_argument("--input-size", type=int, default=128)
+    train.add_argument(
+        "--input-size", type=int, default=128, help="192 or 224 with a dataset built --size 224"
+    )
+    train.add_argument(
+        "--lowres-share",
+        type=float,
+        default=0.3,
+        help="pictures of other sources brought to Memotion's 128 px so each label has the same share "
+        "of low-resolution pictures, this share at least (0: off)",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--model-version", help="the version verdicts will name (default: date-based)")
     _add_machine_options(train, device="auto", batch_size=False)
@@ -76,7 +85,7 @@ def _add_evaluate(sub: SubParsers) -> None:
     evaluate.add_argument(
         "--data", action="append", type=DataSpec.parse, required=True, metavar="PATH[:SPLIT]"
     )
-    evaluate.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
+    evaluate.add_argument("--split", default="test", choices=("train", "val", "test", "wild", "all"))
     evaluate.add_argument("--out", type=Path, required=True)
     evaluate.add_argument("--run", type=Path, help="a training run folder: adds its training curves")
     _add_precision(
@@ -92,7 +101,7 @@ def _add_quantize(sub: SubParsers) -> None:
     quantize.add_argument("--checkpoint", type=Path, required=True)
     quantize.add_argument("--out", type=Path, required=True, help="folder for the int8 checkpoint")
     quantize.add_argument("--check-data", action="append", type=DataSpec.parse, default=[], metavar="PATH")
-    quantize.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
+    quantize.add_argument("--split", default="test", choices=("train", "val", "test", "wild", "all"))
     _add_machine_options(quantize, device="cpu")
     quantize.set_defaults(func=_cmd_quantize)
 
@@ -126,8 +135,11 @@ def _fail(error: Exception) -> int:
 
 
 def _cmd_train(args: argparse.Namespace, _config: object = None) -> int:
+    from classifier.training.augment import Augmentation
     from classifier.training.recipe import Recipe
     from classifier.training.train import TrainError, TrainOptions, train
+
+    lowres = {"lowres_sources": ("memotion",), "lowres_share": args.lowres_share} if args.lowres_share else {}
 
     recipe = Recipe(
         arch=args.arch,
@@ -140,6 +152,7 @@ def _cmd_train(args: argparse.Namespace, _config: object = None) -> int:
         label_smoothing=args.label_smoothing,
         input_size=args.input_size,
         seed=args.seed,
+        augmentation=Augmentation(**lowres),  # type: ignore[arg-type]
     )
     options = TrainOptions(
         data=tuple(args.data),

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from classifier.errors import InvalidImage
 from classifier.model import CLASSES, CheckpointMeta
 from classifier.preprocess import DecodeLimits, decode_frames, preprocess
-from classifier.training.augment import Augmentation, augment, random_letterbox
+from classifier.training.augment import Augmentation, augment, lowres_chances, random_letterbox
 from classifier.training.data import DataError, Sample
 
 FIRST_FRAME = DecodeLimits(max_frames=1)
@@ -34,6 +34,10 @@ class TrainImages(Dataset[tuple[torch.Tensor, int]]):
 
     def __init__(self, samples: Sequence[Sample], meta: CheckpointMeta, aug: Augmentation) -> None:
         self.samples, self.meta, self.aug = list(samples), meta, aug
+        by_label: dict[str, list[str]] = {}
+        for s in self.samples:
+            by_label.setdefault(s.label, []).append(s.source)
+        self.lowres = lowres_chances(aug, by_label)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -46,9 +50,9 @@ class TrainImages(Dataset[tuple[torch.Tensor, int]]):
         except (OSError, InvalidImage) as error:
             raise DataError(f"{sample.origin}: cannot read this training image ({error})") from error
         rng = random.Random(seed)
-        return random_letterbox(augment(img, rng, self.aug), self.meta, rng, self.aug), label_index(
-            sample.label
-        )
+        chance = 0.0 if sample.source in self.aug.lowres_sources else self.lowres.get(sample.label, 0.0)
+        out = augment(img, rng, self.aug, lowres_chance=chance)
+        return random_letterbox(out, self.meta, rng, self.aug), label_index(sample.label)
 
 
 class EvalImages(Dataset[tuple[torch.Tensor, int]]):

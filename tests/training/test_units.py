@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from classifier.training.captions import clean_ocr, split_caption
 from classifier.training.grouping import (
@@ -20,7 +23,7 @@ from classifier.training.manifest import ManifestError, read_folder_rows, read_m
 from classifier.training.memegen import CLASSIC_BOXES, parse_template_config, read_template_config
 from classifier.training.normalise import item_rng
 from classifier.training.plan import SynthCounts
-from classifier.training.sources import SourceItem, family_of
+from classifier.training.sources import SourceItem, family_of, source_of
 from tests.training.fakesource import TEMPLATE_YML, captioned, photo, reencoded, save
 
 
@@ -158,3 +161,44 @@ def test_empty_folder_and_bad_manifest_are_clear_errors(tmp_path: Path) -> None:
         read_manifest(tmp_path)
     with pytest.raises(ManifestError):
         read_manifest(tmp_path / "nope.csv")
+
+
+def test_low_resolution_is_given_to_each_label_in_the_same_share() -> None:
+    from classifier.training.augment import Augmentation, lowres_chances, to_low_resolution
+
+    aug = Augmentation(lowres_sources=("memotion",), lowres_share=0.3)
+    sources = {"meme": ["memotion"] * 6 + ["synth_macro"] * 4, "not_meme": ["charts"] * 10}
+    chances = lowres_chances(aug, sources)
+    # The target: the memes' native 60% plus 30% of the rest = 72%; memes get there by degrading 30% of
+    # their other pictures, non-memes by degrading 72% of theirs.
+    assert chances["meme"] == pytest.approx(0.3) and chances["not_meme"] == pytest.approx(0.72)
+    for label, share in chances.items():
+        native = sources[label].count("memotion") / len(sources[label])
+        assert native + (1 - native) * share == pytest.approx(0.72)
+    assert lowres_chances(Augmentation(), sources) == {"meme": 0.0, "not_meme": 0.0}  # off by default
+
+    img = Image.new("RGB", (224, 160), (200, 10, 10))
+    out = to_low_resolution(img, random.Random(0), (64, 128))
+    assert out.size == img.size  # the same size, less detail
+    small = Image.new("RGB", (100, 60))
+    assert to_low_resolution(small, random.Random(0), (128, 128)) is small  # never sharper than it was
+
+
+def test_a_wild_meme_made_from_a_training_photo_overlaps_training(tmp_path: Path) -> None:
+    from classifier.training.grouping import overlapping_wild
+
+    save(photo(1), tmp_path / "imagenet_sample" / "cat.jpg")
+    save(photo(2), tmp_path / "imagenet_sample" / "dog.jpg")
+    save(captioned(reencoded(photo(1)), "ME", "ALSO ME"), tmp_path / "memes_reddit" / "wholesome_1.jpg")
+    save(photo(3), tmp_path / "memes_reddit" / "wholesome_2.jpg")
+    items = [
+        dataclasses.replace(
+            _item(p, "meme" if "memes" in str(p) else "not_meme"), source=source_of(p.parent.name, p.stem)
+        )
+        for p in sorted(tmp_path.rglob("*.jpg"))
+    ]
+    assert [i.wild for i in items] == [False, False, True, True]
+    hashed = [hash_item(i) for i in items]
+    assert overlapping_wild(hashed, GroupingRule()) == {
+        "memes_reddit/wholesome_1.jpg": "imagenet_sample/cat.jpg"
+    }
