@@ -115,6 +115,11 @@ class DynamicBatcher(Generic[T, R]):
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def queued(self) -> int:
+        """Items waiting for a batch (withdrawn ones included until a worker skips them)."""
+        return self._queue.qsize()
+
     async def start(self) -> None:
         """Start the worker tasks now (optional: submit() starts them on first use)."""
         self._start()

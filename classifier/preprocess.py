@@ -8,8 +8,8 @@ parts composited over white (memes with transparency are usually drawn on white)
 Animated images (GIF, WebP, APNG): up to `max_frames` frames are sampled, evenly spaced from the first
 to the last frame, both included. The verdict for such an image is the mean of the per-frame class
 probabilities. Because a GIF must decode every frame up to the one shown, only the first
-`max_frames * max_pixels / (width * height)` frames are eligible, so a long animation costs at most
-about `max_frames` full-size decodes.
+`max_total_pixels / (width * height)` frames are eligible, and every frame decoded on the way counts
+against that budget at its own size (see DecodeLimits).
 
 Resizing letterboxes: the longest side is scaled to the model's input size and the rest is padded
 with the normalisation mean (zeros after normalising), so top/bottom captions are never cropped.
@@ -23,6 +23,7 @@ import functools
 import io
 import math
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -48,6 +49,7 @@ ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
 MB = 1024 * 1024
 NOT_AN_IMAGE = "That file is not an image I can read."
 DAMAGED = "That image is damaged or incomplete, so I can't read it."
+TOO_SLOW = "That animation takes too long to decode."
 _RESAMPLE = Image.Resampling.BILINEAR
 # Shrink by whole factors first (fast box reduce), then filter: close to exact resampling, much faster.
 _REDUCING_GAP = 3.0
@@ -70,11 +72,20 @@ WHITE = (255, 255, 255)
 
 @dataclass(frozen=True)
 class DecodeLimits:
-    """What an uploaded image may cost us: file size, pixels per frame, frames sampled."""
+    """What an uploaded image may cost us: file size, pixels per frame and per file, frames sampled,
+    and decoding time.
+
+    Every frame is checked before it is decoded, not only the header: a GIF's later frames may be far
+    larger than its first (a 10x10 header, then a 13000x13000 frame). `max_total_pixels` budgets all
+    the frames decoded for one file, those decoded only to reach a sampled one included (a GIF decodes
+    every frame up to the one shown); `max_decode_s` stops decoding between frames.
+    """
 
     max_bytes: int = 20 * MB
     max_pixels: int = 40_000_000
     max_frames: int = 4
+    max_total_pixels: int = 80_000_000
+    max_decode_s: float = 10.0
 
 
 def decode_frames(data: bytes, limits: DecodeLimits, *, draft_size: int | None = None) -> list[Image.Image]:
@@ -85,23 +96,60 @@ def decode_frames(data: bytes, limits: DecodeLimits, *, draft_size: int | None =
     several times faster than decoding every pixel and then throwing most away.
     """
     _check_byte_size(data, limits)
+    started = time.monotonic()
     with _readable_image(limits):
         img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
         _check_pixels(img.size, limits)
         if draft_size:
             img.draft("RGB", _fitting(img.size, draft_size))
         transpose = _orientation_transpose(img)
+        wanted = frame_indices(img, limits)
         frames: list[Image.Image] = []
-        for index in frame_indices(img, limits):
+        decoded = 0
+        # Frame by frame up to the last one sampled: seeking decodes the frames in between, so each
+        # is checked (size, budget, time) before the seek that decodes it.
+        for index in range(wanted[-1] + 1):
             try:
-                img.seek(index)
-                frame = to_rgb(img)
+                if index:
+                    img.seek(index)
+                _check_pixels(img.size, limits)
+                decoded += img.width * img.height
+                if decoded > limits.max_total_pixels:
+                    raise InvalidImage(_too_many_pixels(decoded, limits.max_total_pixels, frames=True))
+                if index and time.monotonic() - started > limits.max_decode_s:
+                    raise InvalidImage(TOO_SLOW)
+                if index in wanted:
+                    frame = to_rgb(img)
+                    frames.append(frame.transpose(transpose) if transpose is not None else frame)
             except (EOFError, OSError):
                 if not frames:
                     raise
                 break  # fewer frames than promised, or a damaged tail: the frames so far still count
-            frames.append(frame.transpose(transpose) if transpose is not None else frame)
     return frames
+
+
+# Past this many pixels a still picture that is not a JPEG (which decodes at a reduced DCT scale) is
+# slow to decode: about 0.2 s for a 16-megapixel PNG on one core.
+HEAVY_PIXELS = 16_000_000
+
+
+def is_heavy(data: bytes) -> bool:
+    """Whether decoding `data` may take long: a GIF (every frame up to the last sampled is decoded, and
+    any of them may be larger than the header says), an animated WebP or PNG, or a big non-JPEG.
+    From the first bytes and the header only, so it is cheap enough for the event loop."""
+    if data[:4] == b"GIF8":
+        return True
+    if data[:4] == b"RIFF" and data[8:16] == b"WEBPVP8X":
+        return bool(data[20] & 0x02) if len(data) > 20 else False  # the animation flag
+    if data[:3] == b"\xff\xd8\xff":
+        return False
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and b"acTL" in data[:4096]:
+        return True
+    try:
+        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
+            return img.width * img.height > HEAVY_PIXELS
+    except Exception:  # unreadable: decode_frames will say why, quickly
+        return False
 
 
 def frame_indices(img: Image.Image, limits: DecodeLimits) -> list[int]:
@@ -110,7 +158,7 @@ def frame_indices(img: Image.Image, limits: DecodeLimits) -> list[int]:
     if limits.max_frames <= 1 or not animated:
         return [0]
     width, height = img.size
-    budget = max(1, limits.max_frames * limits.max_pixels // max(1, width * height))
+    budget = max(1, limits.max_total_pixels // max(1, width * height))
     n = min(int(getattr(img, "n_frames", 1)), budget)
     if n <= limits.max_frames:
         return list(range(n))
@@ -256,9 +304,10 @@ def _check_pixels(size: tuple[int, int], limits: DecodeLimits) -> None:
         raise InvalidImage(DAMAGED)
 
 
-def _too_many_pixels(pixels: int | None, limit: int) -> str:
+def _too_many_pixels(pixels: int | None, limit: int, *, frames: bool = False) -> str:
     count = f"{pixels / 1e6:.1f} megapixels; " if pixels else ""
-    return f"That image has too many pixels ({count}the limit is {limit / 1e6:g})."
+    what = "Its frames have" if frames else "That image has"
+    return f"{what} too many pixels ({count}the limit is {limit / 1e6:g})."
 
 
 @contextlib.contextmanager

@@ -15,13 +15,15 @@ from typing import NamedTuple
 import torch
 
 from classifier.batcher import BatcherStats, DynamicBatcher
-from classifier.errors import CheckpointError, ClassifierClosed
+from classifier.errors import CheckpointError, ClassifierClosed, Overloaded, RequestTimedOut
 from classifier.inference import InferenceLayout, InferencePools, inference_layout
 from classifier.model import CheckpointMeta, InferenceModel, select_device
-from classifier.preprocess import DecodeLimits, make_thumbnail, preprocess
+from classifier.preprocess import DecodeLimits, is_heavy, make_thumbnail, preprocess
 
 # Hashing a big upload takes milliseconds; past this size it runs in the pool, not on the event loop.
 _HASH_INLINE_MAX = 256 * 1024
+# Longest that decoding one file may go on (DecodeLimits.max_decode_s), at most the request timeout.
+_MAX_DECODE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,16 @@ class Classifier:
         self._model = model
         self._settings = settings
         self._limits = DecodeLimits(
-            max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels, max_frames=settings.max_frames
+            max_bytes=settings.max_image_bytes,
+            max_pixels=settings.max_pixels,
+            max_frames=settings.max_frames,
+            max_total_pixels=2 * settings.max_pixels,
+            max_decode_s=min(_MAX_DECODE_S, settings.request_timeout_s),
         )
         self._pool = ThreadPoolExecutor(settings.preprocess_workers, thread_name_prefix="memebot-preprocess")
+        # Animations and very large pictures decode in a lane of their own, so that however many of
+        # them arrive, ordinary photos never wait behind them for a decoding thread.
+        self._heavy_pool = ThreadPoolExecutor(1, thread_name_prefix="memebot-preprocess-heavy")
         self._owns_pools = owns_pools or pools is None
         self._pools = pools or inference_pools(settings, model.device)
         self._preprocessing = 0  # requests between the cache and the batcher (see _compute)
@@ -107,6 +116,7 @@ class Classifier:
         )
         self._cache: OrderedDict[str, Verdict] = OrderedDict()
         self._in_flight: dict[str, asyncio.Task[Verdict]] = {}
+        self._waiters: dict[str, int] = {}  # callers waiting on each in-flight task
         self._hits = 0
         self._misses = 0
         self._closed = False
@@ -178,14 +188,36 @@ class Classifier:
             return cached
         task = self._in_flight.get(digest)
         if task is None:
+            self._check_capacity()  # before decoding: an overloaded service must not decode at all
             self._misses += 1
             task = asyncio.create_task(self._compute(data, digest), name=f"classify-{digest[:12]}")
             self._in_flight[digest] = task
             task.add_done_callback(lambda t: self._finished(digest, t))
         else:
             self._hits += 1
-        # shield: one caller giving up must not cancel the work other callers of the same image share.
-        return await asyncio.shield(task)
+        self._waiters[digest] = self._waiters.get(digest, 0) + 1
+        try:
+            # The deadline covers decoding as well as queueing and the model.
+            async with asyncio.timeout(self._settings.request_timeout_s):
+                # shield: one caller giving up must not cancel work other callers of the image share...
+                return await asyncio.shield(task)
+        except TimeoutError:
+            if task.done() and not task.cancelled() and isinstance(task.exception(), TimeoutError):
+                raise
+            raise RequestTimedOut(f"no verdict within {self._settings.request_timeout_s:g} s") from None
+        finally:
+            left = self._waiters.get(digest, 1) - 1
+            if left > 0:
+                self._waiters[digest] = left
+            else:
+                self._waiters.pop(digest, None)
+                if not task.done():
+                    task.cancel()  # ...but once every caller has gone, nobody wants it: drop it
+
+    def _check_capacity(self) -> None:
+        waiting = self._preprocessing + self._batcher.queued
+        if waiting >= self._settings.max_queue:
+            raise Overloaded(f"{waiting} images are waiting (the limit is {self._settings.max_queue})")
 
     async def thumbnail(self, data: bytes, *, max_side: int = 512) -> tuple[bytes, int, int]:
         """A JPEG copy of the image (longest side <= max_side) with its width and height."""
@@ -214,7 +246,8 @@ class Classifier:
     async def _close(self) -> None:
         await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
         await self._batcher.aclose(drain=True)
-        self._pool.shutdown(wait=False)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._heavy_pool.shutdown(wait=False, cancel_futures=True)
         if self._owns_pools:
             self._pools.shutdown()
 
@@ -234,7 +267,8 @@ class Classifier:
         self._preprocessing += 1  # while > 0, a batch being collected waits for this request
         try:
             try:
-                frames = await loop.run_in_executor(self._pool, _frames, data, self.meta, self._limits)
+                pool = self._heavy_pool if is_heavy(data) else self._pool
+                frames = await loop.run_in_executor(pool, _frames, data, self.meta, self._limits)
                 # Queued before the count drops: a request counted neither as coming nor as queued
                 # would let a batch close without it (at 32 callers, groups of 16 split into 15 + 1).
                 submits.extend(self._batcher.submit_nowait(frame) for frame in frames)

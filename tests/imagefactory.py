@@ -148,3 +148,30 @@ def heic_bytes(w: int = 32, h: int = 32, color: RGB = RED) -> bytes:
 
     pillow_heif.register_heif_opener()
     return encode(Image.new("RGB", (w, h), color), "HEIF", quality=90)
+
+
+def _gif_image_block(data: bytes) -> bytes:
+    """The first image block (descriptor, local palette if any, LZW data) of a GIF made by Pillow."""
+    pos = 13 + (3 * 2 ** ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    while data[pos] == 0x21:  # extensions: introducer, label, sub-blocks up to an empty one
+        pos += 2
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    assert data[pos] == 0x2C, "no image descriptor"
+    start, packed = pos, data[pos + 9]
+    pos += 10 + (3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0) + 1  # + LZW minimum code size
+    while data[pos]:
+        pos += data[pos] + 1
+    return data[start : pos + 1]
+
+
+def growing_gif(
+    header: tuple[int, int] = (10, 10), later: tuple[int, int] = (600, 600), frames: int = 1
+) -> bytes:
+    """A GIF whose header and first frame are `header` in size, followed by `frames` frames of size
+    `later`: tiny in bytes (each big frame is one flat colour), huge once decoded. Its later frames
+    are spliced in by hand, since Pillow only writes frames that fit the header."""
+    first = encode(Image.new("P", header, 1), "GIF")
+    big = _gif_image_block(encode(Image.new("P", later, 2), "GIF"))
+    return first[:-1] + big * frames + b"\x3b"  # drop the first file's trailer, add one at the end

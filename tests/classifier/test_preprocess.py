@@ -200,7 +200,12 @@ def test_max_frames_one_keeps_only_the_first() -> None:
 def test_frame_sampling_respects_the_decode_budget() -> None:
     img = Image.open(io.BytesIO(f.animated_gif(20, size=(32, 32))))
     # budget: 4 frames x 2048 pixels / 1024 pixels per frame = the first 8 frames only
-    assert frame_indices(img, DecodeLimits(max_pixels=2048, max_frames=4)) == [0, 2, 5, 7]
+    assert frame_indices(img, DecodeLimits(max_pixels=2048, max_frames=4, max_total_pixels=8192)) == [
+        0,
+        2,
+        5,
+        7,
+    ]
     assert frame_indices(img, DecodeLimits(max_frames=4)) == [0, 6, 13, 19]
 
 
