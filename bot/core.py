@@ -10,7 +10,7 @@ from bot import replies
 from bot.commands import SettingsCommands
 from bot.config import ModerationConfig, StorageConfig
 from bot.enforcement import MemesOnlyEnforcer, offends
-from bot.errors import ChatUnavailable, UserError
+from bot.errors import ChatUnavailable, ModeratorCheckFailed, UserError
 from bot.events import Button, ButtonPressed, ChatContext, CommandIssued, Event, ImagePosted, Sender
 from bot.imaging_commands import ImagingCommands
 from bot.judging import ImageJudge, Judged
@@ -78,11 +78,19 @@ class BotCore:
         deleted = await self._enforcer.enforce(ev, offending, settings) if offending else set()
         kept = [j for j in judged if j.message_id not in deleted]
         warn = settings.action == "warn" and bool(offending)
-        if kept and (settings.auto_reply or warn):
-            await self._reply_verdicts(ev.ctx, kept, reply_to=ev.message_id, warn=warn)
+        unchecked = enforce is None and any(offends(j.verdict, settings.threshold) for j in judged)
+        if kept and (settings.auto_reply or warn or unchecked):
+            note = replies.unchecked_poster(ev.ctx.platform, ev.sender.display_name) if unchecked else None
+            await self._reply_verdicts(ev.ctx, kept, reply_to=ev.message_id, warn=warn, note=note)
 
     async def _reply_verdicts(
-        self, ctx: ChatContext, judged: Sequence[Judged], *, reply_to: str | None, warn: bool = False
+        self,
+        ctx: ChatContext,
+        judged: Sequence[Judged],
+        *,
+        reply_to: str | None,
+        warn: bool = False,
+        note: str | None = None,
     ) -> None:
         many = len(judged) > 1
         lines: list[str] = []
@@ -92,11 +100,13 @@ class BotCore:
             if j.verdict is None or j.record is None:
                 lines.append(f"{prefix}⚠️ {j.error}")
                 continue
-            note = f" — {j.ref.note}" if j.ref.note else ""
-            lines.append(f"{prefix}{replies.verdict_line(j.verdict)}{note}")
+            about = f" — {j.ref.note}" if j.ref.note else ""
+            lines.append(f"{prefix}{replies.verdict_line(j.verdict)}{about}")
             buttons += replies.feedback_buttons(j.record.id, index if many else None)
         if warn:
             lines.append("⚠️ This chat is memes only. Please keep it to memes.")
+        if note:
+            lines.append(note)
         sent = await ctx.send("\n".join(lines), reply_to=reply_to, buttons=buttons)
         records = [j.record for j in judged if j.record is not None]
         if len(records) == 1:  # /correct on a verdict must name exactly one image
@@ -126,8 +136,9 @@ class BotCore:
     async def _cmd_correct(self, ev: CommandIssued) -> None:
         label = _parse_label(ev.args)
         record = await self._correction_target(ev)
-        await self._record_vote(ev.ctx, ev.sender, record, label)
-        await ev.ctx.send(f"Thanks! Noted: {replies.label_text(label).lower()}.", reply_to=ev.message_id)
+        trusted = await self._record_vote(ev.ctx, ev.sender, record, label)
+        thanks = f"Thanks! Noted: {replies.label_text(label).lower()}.{_untrusted_note(trusted)}"
+        await ev.ctx.send(thanks, reply_to=ev.message_id)
 
     async def _correction_target(self, ev: CommandIssued) -> ClassificationRecord:
         if ev.reply_to is None:
@@ -162,21 +173,27 @@ class BotCore:
             await ev.answer("I no longer have that verdict on record.")
             return
         label = record.label if right else replies.OTHER_LABEL[record.label]
-        await self._record_vote(ev.ctx, ev.sender, record, label)
-        await ev.answer(f"Thanks! Noted: {replies.label_text(label).lower()}.")
+        trusted = await self._record_vote(ev.ctx, ev.sender, record, label)
+        await ev.answer(f"Thanks! Noted: {replies.label_text(label).lower()}.{_untrusted_note(trusted)}")
 
     async def _record_vote(
         self, ctx: ChatContext, sender: Sender, record: ClassificationRecord, label: str
-    ) -> None:
+    ) -> bool | None:
+        """Record one correction; whether it was trusted (a moderator's), None when that is unknown."""
         if not self._limiter.allow((ctx.platform, sender.user_id)):
             raise UserError("You're sending corrections too fast. Please wait a minute.")
-        trusted = await ctx.is_moderator(sender.user_id)
+        trusted: bool | None
+        try:
+            trusted = await ctx.is_moderator(sender.user_id)
+        except ModeratorCheckFailed:
+            trusted = None  # kept as a member's vote: nothing is lost, nothing is over-trusted
         await self._repo.record_correction(
-            classification_id=record.id, user_id=sender.user_id, label=label, trusted=trusted
+            classification_id=record.id, user_id=sender.user_id, label=label, trusted=bool(trusted)
         )
         log.info(
             "correction %s on classification %d by %s:%s", label, record.id, ctx.platform, sender.user_id
         )
+        return trusted
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -200,6 +217,12 @@ def _parse_label(args: Sequence[str]) -> str:
     if word in ("not_meme", "notmeme", "not_a_meme", "nomeme", "no"):
         return "not_meme"
     raise UserError("Say which it is: /correct meme or /correct not_meme.")
+
+
+def _untrusted_note(trusted: bool | None) -> str:
+    if trusted is not None:
+        return ""
+    return " (Counted as a member's vote: I couldn't check whether you're an admin here.)"
 
 
 def _where(event: Event) -> tuple[str, str]:

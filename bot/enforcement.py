@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from bot import replies
 from bot.config import ModerationConfig
-from bot.errors import MessageGone, PermissionMissing
+from bot.errors import MessageGone, ModeratorCheckFailed, PermissionMissing
 from bot.events import ChatContext, ImagePosted
 from bot.judging import Judged
 from classifier import Verdict
@@ -29,11 +29,23 @@ class MemesOnlyEnforcer:
         self._moderation = moderation
         self._pending_deletes: dict[asyncio.Task[None], tuple[ChatContext, str]] = {}
 
-    async def applies(self, ev: ImagePosted, settings: ChatSettings) -> bool:
-        """Whether this post is held to memes-only (moderators are exempt unless configured not to be)."""
-        return settings.memes_only and not (
-            self._moderation.exempt_moderators and await ev.ctx.is_moderator(ev.sender.user_id)
-        )
+    async def applies(self, ev: ImagePosted, settings: ChatSettings) -> bool | None:
+        """Whether this post is held to memes-only (moderators are exempt unless configured not to be);
+        None when the platform could not say whether the poster moderates the chat."""
+        if not settings.memes_only:
+            return False
+        if not self._moderation.exempt_moderators:
+            return True
+        try:
+            return not await ev.ctx.is_moderator(ev.sender.user_id)
+        except ModeratorCheckFailed as exc:
+            log.warning(
+                "%s:%s: moderator check failed, post judged but left alone: %s",
+                ev.ctx.platform,
+                ev.ctx.chat_id,
+                exc,
+            )
+            return None
 
     async def enforce(self, ev: ImagePosted, offending: Sequence[Judged], settings: ChatSettings) -> set[str]:
         """Apply the chat's action to non-memes; return the ids of messages actually deleted."""

@@ -21,3 +21,18 @@ class ConfigError(Exception):
 
 class ChatUnavailable(Exception):
     """The platform refuses the bot this chat (removed, blocked, banned): nobody can be told."""
+
+
+class ModeratorCheckFailed(UserError):
+    """The platform did not say who moderates the chat (a network or server error); shown as written."""
+
+    def __init__(self, platform: str) -> None:
+        super().__init__(
+            f"I couldn't check who the admins are here: {platform} didn't answer. "
+            "Please try again in a minute."
+        )
+        self.platform = platform
+
+
+class StartupError(Exception):
+    """A platform could not be reached or understood at start; one line that names what to check."""

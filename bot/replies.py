@@ -83,3 +83,12 @@ def explain_caption(label: str, confidence: float) -> str:
 def first_of(count: int) -> str:
     """A note for albums: the imaging commands look at the first image only."""
     return f" (I looked at the first of {count} images.)" if count > 1 else ""
+
+
+def unchecked_poster(platform: str, name: str) -> str:
+    """The line under a verdict that memes-only would have acted on, had the admin check worked."""
+    platform_name = {"telegram": "Telegram", "discord": "Discord"}.get(platform, platform)
+    return (
+        f"⚠️ This chat is memes only, but I couldn't check whether {name} is an admin here "
+        f"({platform_name} didn't answer), so I left the post alone."
+    )

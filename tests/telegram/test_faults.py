@@ -10,7 +10,7 @@ import pytest
 from bot.adapters.telegram import TelegramAdapter
 from storage import ChatSettings, Repository
 from tests.fakes.telegram_api import FakeTelegram
-from tests.modelfactory import meme_jpeg
+from tests.modelfactory import meme_jpeg, not_meme_jpeg
 from tests.telegram.conftest import Chats, StartBot, eventually
 
 OLD_GROUP, NEW_GROUP = -4242, -1004242
@@ -107,3 +107,32 @@ async def test_token_never_reaches_the_logs(
 
     assert "HTTP Request" in caplog.text  # httpx did log the request URLs, masked
     assert tg.token.split(":")[1] not in caplog.text  # in any form: file URLs carry it %-encoded
+
+
+async def test_a_failing_admin_check_is_said_plainly_and_not_retried_on_every_command(
+    bot: TelegramAdapter, tg: FakeTelegram, chats: Chats
+) -> None:
+    tg.fail_next("getChatMember", 502, "Bad Gateway", times=100)
+    tg.send_text(chats.group, chats.mo, "/memesonly on")
+    refused = await tg.wait_for_message(chats.group, containing="couldn't check who the admins are")
+    assert "Telegram didn't answer" in refused.text
+    lookups = len(tg.calls_to("getChatMember"))
+    assert lookups == 2  # one retry, not four
+
+    tg.send_text(chats.group, chats.mo, "/threshold 0.9")
+    await tg.wait_for(lambda: len(tg.sent_messages(chats.group)) == 2)
+    assert "couldn't check who the admins are" in tg.sent_messages(chats.group)[-1].text
+    assert len(tg.calls_to("getChatMember")) == lookups  # the failure was remembered for a while
+
+
+async def test_an_image_in_a_memes_only_chat_is_judged_when_the_admin_check_fails(
+    bot: TelegramAdapter, tg: FakeTelegram, chats: Chats, repo: Repository
+) -> None:
+    await repo.update_chat_settings(
+        platform="telegram", chat_id=str(chats.group["id"]), memes_only=True, auto_reply=False
+    )
+    tg.fail_next("getChatMember", 500, "Internal Server Error", times=100)
+    tg.send_photo(chats.group, chats.alice, not_meme_jpeg())
+    reply = await tg.wait_for_message(chats.group, containing="Not a meme")
+    assert "couldn't check whether Alice is an admin here (Telegram didn't answer)" in reply.text
+    assert tg.deleted(chats.group) == []  # left alone: she might be an admin

@@ -17,10 +17,10 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.adapters.telegram.calls import call_api
-from bot.errors import ChatUnavailable, MessageGone, PermissionMissing
+from bot.adapters.telegram.calls import DEFAULT_POLICY, RetryPolicy, call_api
+from bot.errors import ChatUnavailable, MessageGone, ModeratorCheckFailed, PermissionMissing
 from bot.events import Button, SentMessage
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_CACHED_MEMBERS = 10_000  # past this, expired answers are dropped before adding another
+# An admin check holds up a verdict: one retry, not four, before saying that Telegram did not answer.
+MEMBER_LOOKUP_POLICY = RetryPolicy(attempts=2, max_flood_wait_s=5.0)
 MODERATOR_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
 NEEDS_DELETE_RIGHT = "I need the 'Delete messages' admin right here."
 TOO_OLD_TO_DELETE = "it is older than 48 hours, and Telegram doesn't let bots delete older messages."
@@ -42,19 +44,35 @@ def chat_sender_id(chat_id: int) -> str:
 
 
 class ModeratorCache:
-    """Remembers getChatMember answers for a while: a busy chat would otherwise ask on every image."""
+    """Remembers getChatMember answers for a while: a busy chat would otherwise ask on every image.
 
-    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    A failed lookup (Telegram down or erring) is remembered too, for `failure_ttl_s`, per chat: while
+    Telegram is down, each command or image would otherwise wait out every retry again."""
+
+    def __init__(
+        self, ttl_s: float, clock: Callable[[], float] = time.monotonic, *, failure_ttl_s: float = 30.0
+    ) -> None:
         self._ttl_s = ttl_s
+        self._failure_ttl_s = failure_ttl_s
         self._clock = clock
         self._known: dict[tuple[int, int], tuple[bool, float]] = {}
+        self._failed_until: dict[int, float] = {}
 
     async def check(self, chat_id: int, user_id: int, lookup: Callable[[], Awaitable[bool]]) -> bool:
         now = self._clock()
         known = self._known.get((chat_id, user_id))
         if known is not None and known[1] > now:
             return known[0]
-        answer = await lookup()
+        if self._failed_until.get(chat_id, 0.0) > now:
+            raise ModeratorCheckFailed("Telegram")
+        try:
+            answer = await lookup()
+        except ModeratorCheckFailed:
+            if len(self._failed_until) >= MAX_CACHED_MEMBERS:
+                self._failed_until = {k: v for k, v in self._failed_until.items() if v > now}
+            self._failed_until[chat_id] = self._clock() + self._failure_ttl_s
+            raise
+        self._failed_until.pop(chat_id, None)
         if self._ttl_s > 0:
             if len(self._known) >= MAX_CACHED_MEMBERS:
                 self._known = {key: value for key, value in self._known.items() if value[1] > now}
@@ -173,6 +191,9 @@ class TelegramChat:
         except BadRequest as exc:  # not in the chat: no moderator
             log.info("getChatMember(%s, %s) failed: %s", self._chat_id, user_id, exc.message)
             return False
+        except TelegramError as exc:  # down, erring or unreachable: nobody can say who moderates
+            log.warning("getChatMember(%s, %s) failed: %s", self._chat_id, user_id, exc)
+            raise ModeratorCheckFailed("Telegram") from None
         return member.status in MODERATOR_STATUSES
 
     async def _why_undeletable(self) -> str:
@@ -187,15 +208,27 @@ class TelegramChat:
         return TOO_OLD_TO_DELETE if can_delete else NEEDS_DELETE_RIGHT
 
     async def _member(self, user_id: int) -> ChatMember:
-        return await self._call("getChatMember", lambda chat_id: self._bot.get_chat_member(chat_id, user_id))
+        return await self._call(
+            "getChatMember",
+            lambda chat_id: self._bot.get_chat_member(chat_id, user_id),
+            policy=MEMBER_LOOKUP_POLICY,
+        )
 
-    async def _call(self, what: str, make: Callable[[int], Awaitable[T]], *, idempotent: bool = True) -> T:
+    async def _call(
+        self,
+        what: str,
+        make: Callable[[int], Awaitable[T]],
+        *,
+        idempotent: bool = True,
+        policy: RetryPolicy = DEFAULT_POLICY,
+    ) -> T:
         try:
             return await call_api(
                 lambda: make(self._chat_id),
                 what=f"{what} in chat {self._chat_id}",
                 idempotent=idempotent,
                 on_migrated=self._migrated,
+                policy=policy,
             )
         except Forbidden as exc:
             log.warning("Telegram chat %s refused %s: %s (bot removed or blocked)", self._chat_id, what, exc)
