@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import DEFAULT_CHECKPOINT, Config, load_config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StartupError
 from bot.logs import setup_logging
 from classifier import CheckpointError, Classifier, ClassifierError, DecodeLimits, InvalidImage
 from classifier.training.commands import add_commands as add_training_commands
@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"memebot: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"memebot: {exc}", file=sys.stderr)
+        return 1
     except CheckpointError as exc:
         print(f"memebot: {exc}", file=sys.stderr)
         if config.classifier.checkpoint == DEFAULT_CHECKPOINT and not DEFAULT_CHECKPOINT.exists():

@@ -58,6 +58,7 @@ class TelegramConfig:
     base_file_url: str = "https://api.telegram.org/file/bot"
     album_window_s: float = field(default=1.0, metadata=_limits(0.0, 10.0))
     moderator_cache_s: float = field(default=60.0, metadata=_limits(0.0, 3600.0))
+    startup_retry_s: float = field(default=60.0, metadata=_limits(0.0, 3600.0))  # network down at start
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class DiscordConfig:
     guild_ids: tuple[int, ...] = ()
     shard_count: int = field(default=0, metadata=_limits(0, 10000))
     max_file_mb: float = field(default=25.0, metadata=_limits(0.1, 500.0))
+    startup_retry_s: float = field(default=60.0, metadata=_limits(0.0, 3600.0))  # network down at start
 
 
 @dataclass(frozen=True)

@@ -322,6 +322,10 @@ class FakeTelegram:
         """Close the connection without an answer (PTB raises NetworkError)."""
         self._fault(method, Fault("drop", times))
 
+    def stop_long_polling(self) -> None:
+        """From now on getUpdates is answered at once, updates or not (a server that does not long-poll)."""
+        self._state.no_long_polling = True
+
     def stall_next(self, method: str, seconds: float, *, times: int = 1) -> None:
         """Answer (and carry out) the call only after `seconds`: past the client's read timeout, PTB
         raises TimedOut although the call took effect, as can happen with the real API."""

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from telegram import BotCommand, Update
-from telegram.error import Conflict, InvalidToken, TelegramError
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
+from telegram.request import HTTPXRequest
 
 from bot.adapters.base import EventHandler
 from bot.adapters.telegram.calls import call_api
@@ -19,7 +22,7 @@ from bot.adapters.telegram.chat import ChatContexts, ModeratorCache
 from bot.adapters.telegram.updates import BOT_COMMANDS, UpdateRouter
 from bot.adapters.telegram.webhook import WebhookServer
 from bot.config import TelegramConfig
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StartupError
 from bot.logs import RedactSecrets
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,30 @@ TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 CONCURRENT_UPDATES = 64  # one slow image must never hold up the next update
 POLL_TIMEOUT_S = 30
+STARTUP_FIRST_DELAY_S, STARTUP_MAX_DELAY_S = 1.0, 15.0
+# A long poll that comes back empty sooner than this came from a server that does not long-poll: the
+# next one waits out the rest, so such a server gets one request a second instead of hundreds.
+MIN_EMPTY_POLL_S = 1.0
+
+
+class PacedPolling(HTTPXRequest):
+    """PTB's getUpdates connection, made never to spin: an empty answer that came back sooner than
+    MIN_EMPTY_POLL_S is handed on only once that much time has passed."""
+
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        started = time.monotonic()
+        code, payload = await super().do_request(url, method, *args, **kwargs)
+        elapsed = time.monotonic() - started
+        if elapsed < MIN_EMPTY_POLL_S and url.endswith("/getUpdates") and _empty_result(payload):
+            await asyncio.sleep(MIN_EMPTY_POLL_S - elapsed)
+        return code, payload
+
+
+def _empty_result(payload: bytes) -> bool:
+    try:
+        return json.loads(payload).get("result") == []
+    except (ValueError, AttributeError):
+        return False
 
 
 class TelegramAdapter:
@@ -58,15 +85,43 @@ class TelegramAdapter:
         self._closed = asyncio.Event()
 
     async def start(self) -> None:
-        self._log_mask.install()
-        try:
-            await self._start()
-        except InvalidToken:
-            await self._teardown()
-            raise ConfigError("[telegram] token was refused by Telegram; check it with @BotFather") from None
-        except BaseException:
-            await self._teardown()
-            raise
+        """Connect; network failures are retried with backoff for `startup_retry_s`, then StartupError
+        (one line, naming the setting to check; never the token); a refused token is a ConfigError."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.startup_retry_s
+        delay = STARTUP_FIRST_DELAY_S
+        while True:
+            self._log_mask.install()
+            try:
+                await self._start()
+                return
+            except InvalidToken:
+                await self._teardown()
+                raise ConfigError(
+                    "[telegram] token was refused by Telegram; check it with @BotFather"
+                ) from None
+            except (NetworkError, TimedOut) as exc:
+                await self._teardown()
+                reason = self._log_mask.redact(str(exc))
+                if isinstance(exc, BadRequest) or loop.time() >= deadline:
+                    raise StartupError(
+                        f"Telegram: could not reach the Bot API at {self._config.base_url} ({reason}); "
+                        "check [telegram] base_url and the network"
+                    ) from None
+                wait = min(delay, deadline - loop.time())
+                log.warning("Telegram: could not reach the Bot API (%s); retrying in %.1f s", reason, wait)
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, STARTUP_MAX_DELAY_S)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                await self._teardown()
+                raise
+            except Exception as exc:  # an answer that is not the Bot API's (garbage, half a getMe)
+                await self._teardown()
+                reason = self._log_mask.redact(f"{type(exc).__name__}: {exc}")[:200]
+                raise StartupError(
+                    f"Telegram: the server at {self._config.base_url} did not answer like the Bot API "
+                    f"({reason}); check [telegram] base_url"
+                ) from None
 
     async def stop(self) -> None:
         """Stop taking updates, let the ones in flight finish, then close the connection."""
@@ -113,6 +168,7 @@ class TelegramAdapter:
             .base_url(config.base_url)
             .base_file_url(config.base_file_url)
             .concurrent_updates(CONCURRENT_UPDATES)
+            .get_updates_request(PacedPolling(connection_pool_size=1))
         )
         if config.mode == "webhook":
             builder = builder.updater(None)
@@ -208,6 +264,9 @@ class LogMask:
         # File download URLs carry the token %-encoded ("123%3AABC"), so mask that form too.
         self._filter = RedactSecrets([*secrets_, *(quote(s, safe="") for s in secrets_)])
         self._loggers: list[logging.Logger] = []
+
+    def redact(self, text: str) -> str:
+        return self._filter.redact(text)
 
     def install(self) -> None:
         if self._loggers:

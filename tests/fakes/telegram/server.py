@@ -125,7 +125,8 @@ class BotApiServer:
         generation = state.poll_generation
         state.notify()  # a poll still waiting from before is answered with 409, like Telegram does
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + float(params.get("timeout") or 0)
+        # A misbehaving server (or proxy) answers at once instead of holding the poll open.
+        deadline = loop.time() + (0.0 if state.no_long_polling else float(params.get("timeout") or 0))
         while True:
             changed = state.changed
             if generation != state.poll_generation:

@@ -87,6 +87,7 @@ class TelegramState:
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}
         self.faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self.require_delete_rights = True
+        self.no_long_polling = False  # answer getUpdates at once, as a broken server or proxy does
         self.closing = asyncio.Event()
         self._changed = asyncio.Event()
 
