@@ -75,13 +75,13 @@ class BotCore:
             *(self._judging.judge(ev.ctx, ev.sender, ref, ev.message_id) for ref in ev.images)
         )
         offending = [j for j in judged if enforce and offends(j.verdict, settings.threshold)]
-        deleted = await self._enforcer.enforce(ev, offending, settings) if offending else set()
+        deleted, notes = await self._enforcer.enforce(ev, offending, settings) if offending else (set(), [])
         kept = [j for j in judged if j.message_id not in deleted]
         warn = settings.action == "warn" and bool(offending)
-        unchecked = enforce is None and any(offends(j.verdict, settings.threshold) for j in judged)
-        if kept and (settings.auto_reply or warn or unchecked):
-            note = replies.unchecked_poster(ev.ctx.platform, ev.sender.display_name) if unchecked else None
-            await self._reply_verdicts(ev.ctx, kept, reply_to=ev.message_id, warn=warn, note=note)
+        if enforce is None and any(offends(j.verdict, settings.threshold) for j in judged):
+            notes.append(replies.unchecked_poster(ev.ctx.platform, ev.sender.display_name))
+        if kept and (settings.auto_reply or warn or notes):
+            await self._reply_verdicts(ev.ctx, kept, reply_to=ev.message_id, warn=warn, notes=notes)
 
     async def _reply_verdicts(
         self,
@@ -90,7 +90,7 @@ class BotCore:
         *,
         reply_to: str | None,
         warn: bool = False,
-        note: str | None = None,
+        notes: Sequence[str] = (),
     ) -> None:
         many = len(judged) > 1
         lines: list[str] = []
@@ -105,8 +105,7 @@ class BotCore:
             buttons += replies.feedback_buttons(j.record.id, index if many else None)
         if warn:
             lines.append("⚠️ This chat is memes only. Please keep it to memes.")
-        if note:
-            lines.append(note)
+        lines += notes
         sent = await ctx.send("\n".join(lines), reply_to=reply_to, buttons=buttons)
         records = [j.record for j in judged if j.record is not None]
         if len(records) == 1:  # /correct on a verdict must name exactly one image

@@ -47,18 +47,24 @@ class MemesOnlyEnforcer:
             )
             return None
 
-    async def enforce(self, ev: ImagePosted, offending: Sequence[Judged], settings: ChatSettings) -> set[str]:
-        """Apply the chat's action to non-memes; return the ids of messages actually deleted."""
+    async def enforce(
+        self, ev: ImagePosted, offending: Sequence[Judged], settings: ChatSettings
+    ) -> tuple[set[str], list[str]]:
+        """Apply the chat's action to non-memes; return the ids of messages actually deleted, and
+        why others could not be (lines for the one reply to the post, never a second message)."""
         action = {"delete": "deleted", "warn": "warned", "dryrun": "dryrun"}[settings.action]
         deleted: set[str] = set()
+        problems: list[str] = []
         for judged in offending:
-            assert judged.record is not None
             taken = action
             if settings.action == "delete" and judged.message_id not in deleted:
-                taken = await self._delete_offender(ev.ctx, judged.message_id)
+                taken, problem = await self._delete_offender(ev.ctx, judged.message_id)
                 if taken == "deleted":
                     deleted.add(judged.message_id)
-            await self._repo.set_action_taken(classification_id=judged.record.id, action_taken=taken)
+                if problem and problem not in problems:
+                    problems.append(problem)
+            if judged.record is not None:
+                await self._repo.set_action_taken(classification_id=judged.record.id, action_taken=taken)
         if deleted:
             verdict = offending[0].verdict
             assert verdict is not None
@@ -67,7 +73,7 @@ class MemesOnlyEnforcer:
                 f"🚫 Removed a non-meme from {ev.sender.display_name} ({replies.verdict_line(verdict)}). "
                 "This chat is memes only.",
             )
-        return deleted
+        return deleted, problems
 
     async def aclose(self) -> None:
         """Remove the self-deleting notices now rather than leave them behind."""
@@ -80,17 +86,14 @@ class MemesOnlyEnforcer:
         if deletions:
             await asyncio.wait_for(asyncio.gather(*deletions), timeout=10)
 
-    async def _delete_offender(self, ctx: ChatContext, message_id: str) -> str:
+    async def _delete_offender(self, ctx: ChatContext, message_id: str) -> tuple[str, str | None]:
         try:
             await ctx.delete(message_id)
         except PermissionMissing as exc:
-            await ctx.send(
-                f"This chat is memes only, but I can't remove that image: {exc}", reply_to=message_id
-            )
-            return "delete_failed"
+            return "delete_failed", f"⚠️ This chat is memes only, but I can't remove that image: {exc}"
         except MessageGone:
-            return "delete_failed"
-        return "deleted"
+            return "delete_failed", None
+        return "deleted", None
 
     async def _notice(self, ctx: ChatContext, text: str) -> None:
         sent = await ctx.send(text)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+from bot import replies
 from bot.config import StorageConfig
 from bot.errors import UserError
 from bot.events import ChatContext, ImageRef, Sender
 from classifier import Classifier, InvalidImage, Overloaded, RequestTimedOut, Verdict
 from storage import ClassificationRecord, Repository
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,13 @@ class ImageJudge:
     async def judge(self, ctx: ChatContext, sender: Sender, ref: ImageRef, message_id: str) -> Judged:
         where = ref.message_id or message_id
         try:
-            data = await self.fetch(ref)
+            try:
+                data = await self.fetch(ref)
+            except UserError:
+                raise
+            except Exception:  # one image's failed download must not cost the others their verdicts
+                log.exception("could not fetch %s in %s:%s", ref.name, ctx.platform, ctx.chat_id)
+                raise UserError(replies.DOWNLOAD_FAILED) from None
             verdict = await self._classify(data)
         except UserError as exc:
             return Judged(ref, where, error=str(exc))

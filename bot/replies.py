@@ -35,6 +35,7 @@ IMAGING_USAGE = {
 }
 EXPLAIN_BUSY = "I'm busy explaining other images right now. Please try again in a minute."
 MEMEIFY_BUSY = "I'm busy making other memes right now. Please try again in a minute."
+DOWNLOAD_FAILED = "I couldn't download that image. Please try again later."
 
 
 def label_text(label: str) -> str:

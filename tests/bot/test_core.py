@@ -67,15 +67,21 @@ async def test_oversize_file_is_refused_without_downloading(bot: Harness) -> Non
     assert not fetched
 
 
-async def test_unexpected_failure_gets_an_apology(bot: Harness, caplog: pytest.LogCaptureFixture) -> None:
+async def test_an_unexpected_download_failure_costs_only_its_image(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     async def broken() -> bytes:
         raise RuntimeError("disk on fire")
 
+    async def fine() -> bytes:
+        return meme_jpeg()
+
     from bot.events import ImageRef
 
-    await bot.post_refs(ImageRef(name="x.jpg", fetch=broken))
-    assert "Sorry, something went wrong" in bot.chat.pop().text
-    assert "disk on fire" in caplog.text
+    await bot.post_refs(ImageRef(name="x.jpg", fetch=broken), ImageRef(name="y.jpg", fetch=fine))
+    text = bot.chat.pop().text
+    assert "1. ⚠️ I couldn't download that image" in text and "2. 😂 Meme" in text
+    assert "disk on fire" in caplog.text  # logged with its traceback for the operator
 
 
 async def test_auto_reply_off_keeps_quiet_but_classify_still_answers(bot: Harness) -> None:

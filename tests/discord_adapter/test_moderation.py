@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from storage import ClassificationRecord
 from tests.discord_adapter.conftest import Bot, World, eventually, image_file
 from tests.fakes.discord_api import Channel, StoredMessage
@@ -77,6 +79,9 @@ async def test_the_bot_says_clearly_when_it_lacks_manage_messages(bot: Bot, worl
     posted = await fake.post_message(world.general, world.alice, attachments=[image_file(not_meme_jpeg())])
     reply = await bot.reply_to(posted)
     assert "can't remove that image: I need the Manage Messages permission in this channel." in reply.content
+    assert "Not a meme" in reply.content  # the verdict and the notice, in one reply
+    await asyncio.sleep(0.3)
+    assert [m.id for m in fake.bot_messages(world.general) if m.reference_id == posted.id] == [reply.id]
     assert not posted.deleted
     assert (await record_of(bot, posted)).action_taken == "delete_failed"
 
@@ -117,3 +122,18 @@ async def test_a_message_already_gone_when_deleting_is_no_failure(bot: Bot, worl
     assert (await record_of(bot, posted)).action_taken == "delete_failed"
     later = await fake.post_message(world.memes, world.alice, attachments=[image_file(not_meme_jpeg(1))])
     await fake.wait_for(lambda: later.deleted)  # and the bot carries on
+
+
+async def test_a_download_that_fails_costs_only_its_own_image(bot: Bot, world: World) -> None:
+    fake = bot.fake
+    fake.break_download("broken.jpg", count=100)
+    files = [image_file(meme_jpeg(), "fine.jpg"), image_file(meme_jpeg(1), "broken.jpg")]
+    posted = await fake.post_message(world.general, world.alice, attachments=files)
+    reply = await bot.reply_to(posted)
+    assert "1. 😂 Meme" in reply.content and "2. ⚠️ I couldn't download that image" in reply.content
+
+    await memes_only(bot, world, world.memes)
+    files = [image_file(meme_jpeg(2), "broken.jpg"), image_file(not_meme_jpeg(), "photo.jpg")]
+    posted = await fake.post_message(world.memes, world.alice, attachments=files)
+    await fake.wait_for(lambda: posted.deleted)  # the non-meme beside it still goes
+    assert (await bot.stats(world.memes)).images == 1

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import discord
 
+from bot import replies
 from bot.errors import UserError
 from bot.events import ImageRef
 
@@ -77,6 +78,8 @@ class MediaReader:
                 raise UserError(GONE) from None
             except discord.HTTPException as exc:
                 raise UserError(f"I couldn't download that image (Discord answered {exc.status}).") from None
+            except (aiohttp.ClientError, TimeoutError, OSError):  # reset, timed out, unreachable
+                raise UserError(replies.DOWNLOAD_FAILED) from None
 
         ref = ImageRef(
             name=attachment.filename, fetch=fetch, size=attachment.size, mime_type=attachment.content_type
@@ -134,8 +137,8 @@ class MediaReader:
                             f"That file is too large to check (the limit is {_mb(self.max_bytes)})."
                         )
                 return bytes(data)
-        except (aiohttp.ClientError, TimeoutError):
-            raise UserError("I couldn't download that image. Please try again later.") from None
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            raise UserError(replies.DOWNLOAD_FAILED) from None
 
 
 class SeenImages:

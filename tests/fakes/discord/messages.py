@@ -122,4 +122,10 @@ async def serve_file(state: DiscordState, request: web.Request) -> web.Response:
     hosted = state.hosted.get(request.path)
     if hosted is None or not hosted.alive:
         return web.Response(status=404, text="404: Not Found")
+    name = hosted.upload.filename
+    if state.broken_downloads.get(name, 0) > 0:
+        state.broken_downloads[name] -= 1
+        assert request.transport is not None
+        request.transport.abort()  # a connection reset half-way, as flaky networks do
+        return web.Response(status=500)
     return web.Response(body=hosted.upload.data, content_type=hosted.upload.content_type)

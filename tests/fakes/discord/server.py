@@ -482,6 +482,10 @@ class FakeDiscord:
         assert result is not None
         return result
 
+    def break_download(self, filename: str, *, count: int = 1) -> None:
+        """The next `count` downloads of attachments named `filename` lose their connection."""
+        self._state.broken_downloads[filename] = count
+
     def fail_next(
         self,
         method: str,

@@ -72,6 +72,7 @@ class DiscordState:
         self.interactions: dict[int, InteractionRecord] = {}
         self.commands: dict[int | None, list[JsonDict]] = {}  # guild id (None: global) -> commands
         self.hosted: dict[str, HostedFile] = {}
+        self.broken_downloads: dict[str, int] = {}  # file name -> downloads whose connection drops
         self.base_url = ""
         self.emit: Emit = lambda event, data, intent: None
 
