@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import discord
 import pytest
 
 from bot.adapters.discord import DiscordAdapter
 from bot.config import DiscordConfig, Secret
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StartupError
 from bot.events import Event
 from tests.discord_adapter.conftest import Bot, StartBot, World, eventually, image_file
+from tests.fakes.discord.client import point_discord_py_at
 from tests.fakes.discord_api import MISSING_PERMISSIONS, FakeDiscord, Permission
 from tests.modelfactory import meme_jpeg, not_meme_jpeg
 
@@ -150,3 +152,24 @@ async def test_stop_disconnects_and_wait_closed_returns(bot: Bot) -> None:
     await bot.adapter.stop()
     await asyncio.wait_for(bot.adapter.wait_closed(), 5)
     await bot.fake.wait_for(lambda: bot.fake.open_connections == 0)
+
+
+async def test_no_network_at_start_is_retried_then_one_line_without_voice_warnings(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    restore = point_discord_py_at(api_url=f"{url}/api/v10", gateway_url=f"ws://127.0.0.1:{port}", cdn_url=url)
+    try:
+        config = DiscordConfig(token=Secret("MTIz.secret-discord-token"), startup_retry_s=1.5)
+        adapter = DiscordAdapter(config, ignore, max_file_bytes=1 << 20)
+        with pytest.raises(StartupError, match="check the network") as raised:
+            await adapter.start()
+    finally:
+        restore()
+    assert "\n" not in str(raised.value) and "secret-discord-token" not in str(raised.value) + caplog.text
+    assert caplog.text.count("retrying in") == 2
+    assert "PyNaCl" not in caplog.text and "davey" not in caplog.text and "voice" not in caplog.text

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -17,10 +18,15 @@ from bot.adapters.discord.commands import PRIVATE_COMMANDS, TargetFinder, regist
 from bot.adapters.discord.media import MB, MediaReader, SeenImages
 from bot.adapters.discord.targets import Targets
 from bot.config import DiscordConfig
-from bot.errors import ConfigError, UserError
+from bot.errors import ConfigError, StartupError, UserError
 from bot.events import ButtonPressed, CommandIssued, Event, ImagePosted, Sender
 
 log = logging.getLogger(__name__)
+# memebot never joins voice: without this, every start warns that PyNaCl and davey are missing.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+STARTUP_FIRST_DELAY_S, STARTUP_MAX_DELAY_S = 1.0, 15.0
+NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 
 STOP_GRACE_S = 10.0  # how long stop() lets in-flight events finish before disconnecting
 USER_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
@@ -96,11 +102,7 @@ class DiscordAdapter:
             raise
 
     async def _connect(self) -> None:
-        token = self._config.token.reveal() if self._config.token else ""
-        try:
-            await self.client.login(token)  # client.start(token) in two halves, to fail clearly here
-        except discord.LoginFailure:
-            raise ConfigError(BAD_TOKEN) from None
+        await self._login()
         await sync_commands(self.tree, self._config.guild_ids)
         self._connection = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
         ready = asyncio.create_task(self.client.wait_until_ready(), name="discord-ready")
@@ -111,11 +113,41 @@ class DiscordAdapter:
         finally:
             ready.cancel()
         if self._connection.done():
-            raise _explain(None if self._connection.cancelled() else self._connection.exception())
+            error = _explain(None if self._connection.cancelled() else self._connection.exception())
+            if isinstance(error, NETWORK_ERRORS):
+                raise StartupError(
+                    f"Discord: could not connect to the gateway ({_reason(error)}); check the network"
+                )
+            raise error
         if self.client.is_ready():
             log.info("connected to Discord as %s in %d guilds", self.client.user, len(self.client.guilds))
         else:
             log.warning("not connected to Discord after %.0f s; still trying", self._ready_timeout)
+
+    async def _login(self) -> None:
+        """client.start(token) in two halves, to fail clearly here: a refused token is a ConfigError;
+        network failures are retried with backoff for [discord] startup_retry_s, then StartupError."""
+        token = self._config.token.reveal() if self._config.token else ""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.startup_retry_s
+        delay = STARTUP_FIRST_DELAY_S
+        while True:
+            try:
+                await self.client.login(token)
+                return
+            except discord.LoginFailure:
+                raise ConfigError(BAD_TOKEN) from None
+            except NETWORK_ERRORS as exc:
+                if loop.time() >= deadline:
+                    raise StartupError(
+                        f"Discord: could not reach Discord ({_reason(exc)}); check the network"
+                    ) from None
+                wait = min(delay, deadline - loop.time())
+                log.warning("Discord: could not reach Discord (%s); retrying in %.1f s", _reason(exc), wait)
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, STARTUP_MAX_DELAY_S)
+            except discord.HTTPException as exc:  # Discord answered, with an error retrying won't fix
+                raise StartupError(f"Discord: logging in failed ({exc.status} {exc.text[:120]})") from None
 
     async def stop(self) -> None:
         """Let in-flight events finish (within STOP_GRACE_S), then disconnect."""
@@ -281,6 +313,10 @@ def _cannot_delete(interaction: discord.Interaction) -> bool:
 
 def _sender(user: discord.User | discord.Member) -> Sender:
     return Sender(user_id=str(user.id), display_name=user.display_name)
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:200] if str(error) else type(error).__name__
 
 
 def _explain(error: BaseException | None) -> Exception:
