@@ -152,7 +152,7 @@ def _cmd_train(args: argparse.Namespace, _config: object = None) -> int:
         label_smoothing=args.label_smoothing,
         input_size=args.input_size,
         seed=args.seed,
-        augmentation=Augmentation(**lowres),  # type: ignore[arg-type]
+        augmentation=Augmentation(**lowres),
     )
     options = TrainOptions(
         data=tuple(args.data),

@@ -44,6 +44,17 @@ CANNOT_DELETE_HINT = (
 )
 
 
+def _new_client(config: DiscordConfig, guild_ready_timeout: float) -> discord.Client:
+    options: dict[str, Any] = {
+        "intents": intents(),
+        "guild_ready_timeout": guild_ready_timeout,  # on_ready waits this long for the guilds
+        "allowed_mentions": discord.AllowedMentions.none(),  # and each message says so again
+    }
+    if config.shard_count > 0:
+        return discord.AutoShardedClient(shard_count=config.shard_count, **options)
+    return discord.Client(**options)
+
+
 def intents() -> discord.Intents:
     wanted = discord.Intents.default()  # guilds, guild and DM messages; no privileged member lists
     wanted.message_content = True  # privileged: without it attachments and embeds arrive empty
@@ -63,7 +74,10 @@ class DiscordAdapter:
         max_file_bytes: int,
         guild_ready_timeout: float = 2.0,
         ready_timeout: float = 60.0,
+        client: discord.Client | None = None,
     ) -> None:
+        """`client`: the discord.Client to drive (a test harness's, or one set up by the caller);
+        by default one of our own with the intents memebot needs. Its event handlers are replaced."""
         if config.token is None or not config.token.reveal():
             raise ConfigError("[discord] token is not set")
         self._config = config
@@ -71,15 +85,7 @@ class DiscordAdapter:
         self._ready_timeout = ready_timeout
         self._media = MediaReader(max_bytes=min(max_file_bytes, int(config.max_file_mb * MB)))
         self._seen = SeenImages()
-        options: dict[str, Any] = {
-            "intents": intents(),
-            "guild_ready_timeout": guild_ready_timeout,  # on_ready waits this long for the guilds
-            "allowed_mentions": discord.AllowedMentions.none(),  # a verdict never pings anyone
-        }
-        if config.shard_count > 0:
-            self.client: discord.Client = discord.AutoShardedClient(shard_count=config.shard_count, **options)
-        else:
-            self.client = discord.Client(**options)
+        self.client = client or _new_client(config, guild_ready_timeout)
         for listener in (self.on_message, self.on_raw_message_edit, self.on_interaction, self.on_error):
             self.client.event(listener)
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self.client)
@@ -87,21 +93,29 @@ class DiscordAdapter:
         self.targets = Targets(self.client, self._media)
         register_commands(self.tree, self)
         self._connection: asyncio.Task[None] | None = None
+        self._connecting = False
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._stopping = False
 
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Log in (a bad token fails here, as a ConfigError), sync commands, connect, wait for READY."""
-        await self._media.open()
+        """open(), then connect(): the whole start-up in one call, as discord.py's Client.start."""
+        await self.open()
         try:
-            await self._connect()
+            await self.connect()
         except BaseException:  # cancelled or failed half-way: leave no session or socket behind
             await self._close()
             raise
 
-    async def _connect(self) -> None:
+    async def open(self) -> None:
+        """What the adapter needs before any event can be handled (its download session); after this,
+        events dispatched by any connection (ours, or a harness's such as dpytest) are handled."""
+        await self._media.open()
+
+    async def connect(self) -> None:
+        """Log in (a bad token fails here, as a ConfigError), sync commands, connect, wait for READY."""
+        self._connecting = True  # from here on, stop() also closes the client: we opened its session
         await self._login()
         await sync_commands(self.tree, self._config.guild_ids)
         self._connection = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
@@ -172,7 +186,8 @@ class DiscordAdapter:
 
     async def _close(self) -> None:
         self._stopping = True
-        await self.client.close()
+        if self._connecting:  # a harness that drives the client itself closes it itself
+            await self.client.close()
         if self._connection is not None:
             await asyncio.wait({self._connection}, timeout=STOP_GRACE_S)
             if not self._connection.done():

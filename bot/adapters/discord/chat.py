@@ -21,6 +21,9 @@ MAX_TEXT = 2000
 MAX_BUTTONS = 25  # five rows of five
 NO_MANAGE_MESSAGES = "I need the Manage Messages permission in this channel."
 NO_SEND_MESSAGES = "I need the View Channel and Send Messages permissions in this channel."
+# Given with every message rather than once to the client: a verdict never pings anyone, whatever
+# connection state (a harness's, a reconnect's) the client has at the time.
+NO_MENTIONS = discord.AllowedMentions.none()
 
 
 def feedback_view(buttons: Sequence[Button]) -> discord.ui.View | None:
@@ -59,7 +62,11 @@ class ChannelChat:
         self._guild_id = guild_id
         self._members = {m.id: m for m in members}  # people already known from the event
 
-    def _channel(self) -> discord.PartialMessageable:
+    def _channel(self) -> discord.abc.Messageable:
+        """The cached channel where the client has it (it knows its permissions), else a partial one."""
+        cached = self._client.get_channel(self._channel_id)
+        if isinstance(cached, discord.abc.Messageable):
+            return cached
         return self._client.get_partial_messageable(self._channel_id, guild_id=self._guild_id)
 
     async def send(
@@ -91,13 +98,19 @@ class ChannelChat:
         channel = self._channel()
         try:
             if reply_to is None:
-                message = await channel.send(content, view=view or MISSING, file=file or MISSING)
+                message = await channel.send(
+                    content, view=view or MISSING, file=file or MISSING, allowed_mentions=NO_MENTIONS
+                )
             else:
                 reference = discord.MessageReference(
                     message_id=int(reply_to), channel_id=self._channel_id, fail_if_not_exists=False
                 )
                 message = await channel.send(
-                    content, reference=reference, view=view or MISSING, file=file or MISSING
+                    content,
+                    reference=reference,
+                    view=view or MISSING,
+                    file=file or MISSING,
+                    allowed_mentions=NO_MENTIONS,
                 )
         except discord.Forbidden as exc:
             if reply_to is None:
@@ -116,7 +129,8 @@ class ChannelChat:
 
     async def delete(self, message_id: str) -> None:
         try:
-            await self._channel().get_partial_message(int(message_id)).delete()
+            channel = self._client.get_partial_messageable(self._channel_id, guild_id=self._guild_id)
+            await channel.get_partial_message(int(message_id)).delete()
         except discord.NotFound:
             raise MessageGone(message_id) from None
         except discord.Forbidden:
@@ -206,14 +220,22 @@ class InteractionChat:
             try:
                 if first and ephemeral == self._ephemeral:
                     message = await self._interaction.edit_original_response(
-                        content=content, view=view or MISSING, attachments=[file] if file else MISSING
+                        content=content,
+                        view=view or MISSING,
+                        attachments=[file] if file else MISSING,
+                        allowed_mentions=NO_MENTIONS,
                     )
                     return SentMessage(str(message.id))
                 if first:  # the placeholder is public, but this answer is for the user only
                     with contextlib.suppress(discord.HTTPException):
                         await self._interaction.delete_original_response()
                 sent = await self._interaction.followup.send(
-                    content, ephemeral=ephemeral, wait=True, view=view or MISSING, file=file or MISSING
+                    content,
+                    ephemeral=ephemeral,
+                    wait=True,
+                    view=view or MISSING,
+                    file=file or MISSING,
+                    allowed_mentions=NO_MENTIONS,
                 )
             except discord.HTTPException as exc:
                 raise _upload_error(exc) from None
