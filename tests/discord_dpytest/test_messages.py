@@ -63,7 +63,6 @@ async def test_a_posted_meme_gets_a_verdict_with_buttons(harness: Harness) -> No
     assert reply.content.startswith("😂 Meme")
 
 
-
 async def test_several_images_get_one_numbered_reply(harness: Harness) -> None:
     files = [harness.image("a.jpg", meme_jpeg()), harness.image("b.jpg", not_meme_jpeg())]
     await dpytest.message("two", attachments=files)
