@@ -16,8 +16,9 @@ from bot.adapters.discord import DiscordAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.config import Config
 from bot.core import BotCore
+from bot.errors import ConfigError
 from classifier import Classifier
-from storage import ChatDefaults, Repository
+from storage import ChatDefaults, Repository, StorageUnavailable
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_S = 3600.0
@@ -28,7 +29,16 @@ async def open_repository(config: Config) -> Repository:
     defaults = ChatDefaults(
         memes_only=m.memes_only, action=m.action, threshold=m.threshold, auto_reply=m.auto_reply
     )
-    return await Repository.open(config.storage.url, defaults=defaults)
+    try:
+        return await Repository.open(config.storage.url, defaults=defaults)
+    except StorageUnavailable as exc:
+        sqlite = config.storage.url.startswith("sqlite")
+        hint = (
+            "that the file and its folder are writable"
+            if sqlite
+            else "that the server is up and the URL right"
+        )
+        raise ConfigError(f"[storage] url: {exc}; check {hint}") from None
 
 
 def build_adapters(

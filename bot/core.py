@@ -16,7 +16,7 @@ from bot.imaging_commands import ImagingCommands
 from bot.judging import ImageJudge, Judged
 from bot.ratelimit import SlidingWindowLimiter
 from classifier import Classifier
-from storage import ChatSettings, ClassificationRecord, Repository
+from storage import ChatSettings, ClassificationRecord, DatabaseError, Repository
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +97,26 @@ class BotCore:
         buttons: list[Button] = []
         for index, j in enumerate(judged, start=1):
             prefix = f"{index}. " if many else ""
-            if j.verdict is None or j.record is None:
+            if j.verdict is None:
                 lines.append(f"{prefix}⚠️ {j.error}")
                 continue
             about = f" — {j.ref.note}" if j.ref.note else ""
-            lines.append(f"{prefix}{replies.verdict_line(j.verdict)}{about}")
-            buttons += replies.feedback_buttons(j.record.id, index if many else None)
+            unsaved = f" {j.error}" if j.record is None else ""
+            lines.append(f"{prefix}{replies.verdict_line(j.verdict)}{about}{unsaved}")
+            if j.record is not None:
+                buttons += replies.feedback_buttons(j.record.id, index if many else None)
         if warn:
             lines.append("⚠️ This chat is memes only. Please keep it to memes.")
         lines += notes
         sent = await ctx.send("\n".join(lines), reply_to=reply_to, buttons=buttons)
         records = [j.record for j in judged if j.record is not None]
         if len(records) == 1:  # /correct on a verdict must name exactly one image
-            await self._repo.add_verdict_message(classification_id=records[0].id, message_id=sent.message_id)
+            try:
+                await self._repo.add_verdict_message(
+                    classification_id=records[0].id, message_id=sent.message_id
+                )
+            except DatabaseError:  # the verdict is out; only /correct on the reply will not find it
+                log.exception("could not link verdict message %s", sent.message_id)
 
     # ---- commands --------------------------------------------------------------------------
 
@@ -186,9 +193,13 @@ class BotCore:
             trusted = await ctx.is_moderator(sender.user_id)
         except ModeratorCheckFailed:
             trusted = None  # kept as a member's vote: nothing is lost, nothing is over-trusted
-        await self._repo.record_correction(
-            classification_id=record.id, user_id=sender.user_id, label=label, trusted=bool(trusted)
-        )
+        try:
+            await self._repo.record_correction(
+                classification_id=record.id, user_id=sender.user_id, label=label, trusted=bool(trusted)
+            )
+        except DatabaseError:
+            log.exception("could not record a correction on classification %d", record.id)
+            raise UserError(replies.CORRECTION_NOT_RECORDED) from None
         log.info(
             "correction %s on classification %d by %s:%s", label, record.id, ctx.platform, sender.user_id
         )

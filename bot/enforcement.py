@@ -12,7 +12,7 @@ from bot.errors import MessageGone, ModeratorCheckFailed, PermissionMissing
 from bot.events import ChatContext, ImagePosted
 from bot.judging import Judged
 from classifier import Verdict
-from storage import ChatSettings, Repository
+from storage import ChatSettings, DatabaseError, Repository
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,10 @@ class MemesOnlyEnforcer:
                 if problem and problem not in problems:
                     problems.append(problem)
             if judged.record is not None:
-                await self._repo.set_action_taken(classification_id=judged.record.id, action_taken=taken)
+                try:
+                    await self._repo.set_action_taken(classification_id=judged.record.id, action_taken=taken)
+                except DatabaseError:  # the action happened; only its record is missing
+                    log.exception("could not record action %s on %d", taken, judged.record.id)
         if deleted:
             verdict = offending[0].verdict
             assert verdict is not None

@@ -10,7 +10,7 @@ from bot.config import StorageConfig
 from bot.errors import UserError
 from bot.events import ChatContext, ImageRef, Sender
 from classifier import Classifier, InvalidImage, Overloaded, RequestTimedOut, Verdict
-from storage import ClassificationRecord, Repository
+from storage import ClassificationRecord, DatabaseError, Repository
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ class Judged:
     ref: ImageRef
     message_id: str
     verdict: Verdict | None = None
-    record: ClassificationRecord | None = None
+    record: ClassificationRecord | None = None  # None with a verdict: the database refused the write
     error: str | None = None
 
 
@@ -47,8 +47,15 @@ class ImageJudge:
             verdict = await self._classify(data)
         except UserError as exc:
             return Judged(ref, where, error=str(exc))
-        record = await self._record(ctx, sender, where, verdict)
-        await self._keep_image(verdict.sha256, data)
+        try:
+            record = await self._record(ctx, sender, where, verdict)
+        except DatabaseError:  # a full disk, a read-only file: the verdict is still worth giving
+            log.exception("could not record a verdict in %s:%s", ctx.platform, ctx.chat_id)
+            return Judged(ref, where, verdict, error=replies.NOT_RECORDED)
+        try:
+            await self._keep_image(verdict.sha256, data)
+        except DatabaseError:  # the verdict is recorded; only the copy for retraining is missing
+            log.exception("could not keep a copy of image %s", verdict.sha256[:12])
         return Judged(ref, where, verdict, record)
 
     async def fetch(self, ref: ImageRef) -> bytes:

@@ -35,6 +35,8 @@ IMAGING_USAGE = {
 }
 EXPLAIN_BUSY = "I'm busy explaining other images right now. Please try again in a minute."
 MEMEIFY_BUSY = "I'm busy making other memes right now. Please try again in a minute."
+NOT_RECORDED = "(I couldn't save this verdict: my database is failing, so it has no buttons.)"
+CORRECTION_NOT_RECORDED = "I couldn't save that correction: my database is failing. Please try again later."
 DOWNLOAD_FAILED = "I couldn't download that image. Please try again later."
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.errors import DatabaseError, StorageUnavailable
 from storage.export import ExportFormatError, ExportRow, ExportSummary, export_corrections, read_export
 from storage.records import (
     ChatDefaults,
@@ -20,11 +21,13 @@ __all__ = [
     "ChatStats",
     "ClassificationRecord",
     "CorrectionRecord",
+    "DatabaseError",
     "ExportFormatError",
     "ExportRow",
     "ExportSummary",
     "LabelledImage",
     "Repository",
+    "StorageUnavailable",
     "UnknownClassification",
     "export_corrections",
     "read_export",

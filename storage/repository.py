@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage import chats, classifications, images, labelling
 from storage.engine import create_engine, session_factories
+from storage.errors import DatabaseError, StorageUnavailable, describe_url, reason
 from storage.migrate import upgrade_engine
 from storage.models import ClassificationRow, CorrectionRow
 from storage.records import (
@@ -49,10 +50,18 @@ class Repository:
     @classmethod
     async def open(cls, url: str, *, defaults: ChatDefaults = _DEFAULTS, upgrade: bool = True) -> Repository:
         """Connects to `url` and, unless `upgrade` is False, migrates the schema to the latest version."""
-        engine = create_engine(url)
+        try:
+            engine = create_engine(url)
+        except OSError as exc:  # the database's folder cannot be made
+            raise StorageUnavailable(
+                f"can't create the folder for {describe_url(url)}: {exc.strerror}"
+            ) from exc
         try:
             if upgrade:
                 await upgrade_engine(engine)
+        except (DatabaseError, OSError) as exc:
+            await engine.dispose()
+            raise StorageUnavailable(f"can't open the database {describe_url(url)}: {reason(exc)}") from exc
         except BaseException:
             await engine.dispose()
             raise

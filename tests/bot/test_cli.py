@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -152,3 +153,19 @@ def test_memeify_without_a_face_or_file_says_why(
     assert "I couldn't find a face in that photo." in capsys.readouterr().err
     assert main(["memeify", str(tmp_path / "missing.jpg"), "--out", str(tmp_path / "m.png")]) == 1
     assert "No such file" in capsys.readouterr().err
+
+
+def test_a_read_only_database_at_start_names_the_file_and_key(
+    tmp_path: Path, bright_checkpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "ro.db"
+    sqlite3.connect(db).close()  # the file exists; SQLite opens it read-only below (root ignores chmod)
+    cfg = tmp_path / "ro.toml"
+    cfg.write_text(
+        f"[storage]\nurl = 'sqlite+aiosqlite:///file:{db}?mode=ro&uri=true'\n"
+        f"[classifier]\ncheckpoint = '{bright_checkpoint}'\nwarmup = false\n"
+    )
+    assert main(["--config", str(cfg), "run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "[storage] url" in err and str(db) in err and "readonly database" in err
