@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import shlex
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -27,6 +29,8 @@ from bot.events import (
 
 log = logging.getLogger(__name__)
 MODERATOR_ID = "console-moderator"
+# Commands that take the path of an image instead of needing the last posted one.
+PATH_COMMANDS = frozenset({"classify", "explain", "memeify", "correct"})
 
 BANNER = """\
 memebot console: a local chat where you are a moderator. Type the path of an image to post it
@@ -44,6 +48,9 @@ class ConsoleChat:
         self.chat_id = chat_id
         self._out = out
         self._export_dir = export_dir
+        # Ids never collide across runs (a correction must never land on an earlier run's image):
+        # this run's start in hex seconds and the process id, then a counter.
+        self.run_id = f"{int(time.time()):x}{os.getpid() % 4096:03x}"
         self._ids = itertools.count(1)
         self._live: set[str] = set()
         self.buttons: dict[int, tuple[str, str]] = {}  # number typed after "!" -> (payload, message id)
@@ -51,7 +58,7 @@ class ConsoleChat:
         self._image_numbers = itertools.count(1)
 
     def new_message_id(self) -> str:
-        message_id = str(next(self._ids))
+        message_id = f"{self.run_id}-{next(self._ids)}"
         self._live.add(message_id)
         return message_id
 
@@ -63,7 +70,7 @@ class ConsoleChat:
         self, text: str, *, reply_to: str | None = None, buttons: Sequence[Button] = (), private: bool = False
     ) -> SentMessage:
         message_id = self.new_message_id()
-        head = f"memebot #{message_id}" + (f" ↩ #{reply_to}" if reply_to else "")
+        head = f"memebot #{shown(message_id)}" + (f" ↩ #{shown(reply_to)}" if reply_to else "")
         self.say(f"{head}: {text}")
         if buttons:
             labels = []
@@ -77,25 +84,28 @@ class ConsoleChat:
     async def send_file(
         self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
     ) -> SentMessage:
-        self._export_dir.mkdir(parents=True, exist_ok=True)
-        path = self._export_dir / Path(filename).name
+        path = self._output_path(filename)
         path.write_bytes(data)
         return await self.send(f"📎 {path} ({len(data)} bytes) {caption}".rstrip(), reply_to=reply_to)
 
     async def send_image(
         self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
     ) -> SentMessage:
-        # A terminal shows no pictures: save it (numbered, so the next one does not overwrite it).
-        self._export_dir.mkdir(parents=True, exist_ok=True)
-        path = self._export_dir / f"{next(self._image_numbers)}-{Path(filename).name}"
+        # A terminal shows no pictures: save it where the next one (in this run or another) won't go.
+        path = self._output_path(filename)
         path.write_bytes(data)
         return await self.send(f"🖼️ {path} {caption}".rstrip(), reply_to=reply_to)
+
+    def _output_path(self, filename: str) -> Path:
+        """A new file in the export folder: the run's id and a number before the name."""
+        self._export_dir.mkdir(parents=True, exist_ok=True)
+        return self._export_dir / f"{self.run_id}-{next(self._image_numbers)}-{Path(filename).name}"
 
     async def delete(self, message_id: str) -> None:
         if message_id not in self._live:
             raise MessageGone(message_id)
         self._live.discard(message_id)
-        self.say(f"(message #{message_id} was deleted)")
+        self.say(f"(message #{shown(message_id)} was deleted)")
 
     async def is_moderator(self, user_id: str) -> bool:
         return user_id == MODERATOR_ID
@@ -162,10 +172,13 @@ class ConsoleAdapter:
                 await self._dispatch(line)
 
     async def _dispatch(self, line: str) -> None:
+        first = line.split()[0]
         if line.startswith("!"):
             await self._press(line[1:])
-        elif line.startswith("/") and "/" not in line.split()[0][1:]:  # an absolute path is no command
-            await self._command(line)
+        elif (
+            first.startswith("/") and "/" not in first[1:] and not await asyncio.to_thread(Path(first).exists)
+        ):
+            await self._command(line)  # "/tmp" or "/bin" is a path, however much it looks like one
         else:
             await self._post_images(line)
 
@@ -188,11 +201,14 @@ class ConsoleAdapter:
         name, args = words[0].lower(), tuple(words[1:])
         message_id = self.chat.new_message_id()
         reply_to = self._last_image
-        if name == "classify" and args:  # `/classify PATH` posts nothing; it checks that file
-            refs = await asyncio.to_thread(self._image_refs, args)
+        # `/classify PATH`, `/explain PATH`, `/memeify PATH`, `/correct meme PATH`: the command is about
+        # that file, as if it replied to it being posted; without a path, about the last image.
+        paths = [a for a in args if _looks_like_path(a)] if name in PATH_COMMANDS else []
+        if paths:
+            refs = await asyncio.to_thread(self._image_refs, paths)
             if refs is None:
                 return
-            reply_to, args = RepliedMessage(message_id, refs), ()
+            reply_to, args = RepliedMessage(message_id, refs), tuple(a for a in args if a not in paths)
             self._last_image = reply_to
         await self._handler(CommandIssued(self.chat, self._moderator, name, args, message_id, reply_to))
 
@@ -201,7 +217,8 @@ class ConsoleAdapter:
         if refs is None:
             return
         message_id = self.chat.new_message_id()
-        self.chat.say(f"{self._member.display_name} #{message_id}: posted {', '.join(r.name for r in refs)}")
+        names = ", ".join(r.name for r in refs)
+        self.chat.say(f"{self._member.display_name} #{shown(message_id)}: posted {names}")
         self._last_image = RepliedMessage(message_id, refs)
         await self._handler(ImagePosted(self.chat, self._member, message_id, refs))
 
@@ -215,11 +232,25 @@ class ConsoleAdapter:
         refs = []
         for word in words:
             path = Path(_unquote(word)).expanduser()
+            if path.is_dir():
+                self.chat.say(f"memebot: {path} is a folder. Give the path of an image file in it.")
+                return None
             if not path.is_file():
                 self.chat.say(f"memebot: no such file: {path}. Type the path of an image, or /help.")
                 return None
             refs.append(ImageRef(name=path.name, fetch=_file_reader(path), size=path.stat().st_size))
         return tuple(refs) or None
+
+
+def shown(message_id: str) -> str:
+    """A message id as the console shows it: this run's number, without the run id before it."""
+    return message_id.rsplit("-", 1)[-1]
+
+
+def _looks_like_path(word: str) -> bool:
+    """A command argument that names a file or folder rather than a word such as `meme`."""
+    text = _unquote(word)
+    return "/" in text or "." in Path(text).name or Path(text).expanduser().exists()
 
 
 def _file_reader(path: Path) -> Callable[[], Awaitable[bytes]]:

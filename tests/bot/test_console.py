@@ -9,7 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from bot.app import run_bot
+from bot.app import open_repository, run_bot
 from bot.config import Config
 from tests.modelfactory import meme_jpeg, not_meme_jpeg
 
@@ -87,3 +87,44 @@ def test_python_bot_py_runs_the_console_chat(tmp_path: Path, bright_checkpoint: 
     )
     assert result.returncode == 0, result.stderr
     assert "Meme (" in result.stdout
+
+
+async def test_a_correction_after_a_restart_lands_on_the_new_image(config: Config, tmp_path: Path) -> None:
+    first, second, third = (tmp_path / f"{name}.jpg" for name in ("first", "second", "third"))
+    first.write_bytes(meme_jpeg(1))
+    second.write_bytes(meme_jpeg(2))
+    third.write_bytes(not_meme_jpeg(3))
+    await chat(config, str(first), "/autoreply off")  # run 1: the image is #1, my verdict on it #2
+    # Run 2 numbers its messages from 1 again: the third image is #2, like run 1's verdict.
+    out = await chat(config, str(second), str(third), "/correct meme")
+    assert "you #2: posted third.jpg" in out and "Thanks! Noted: meme." in out
+    repo = await open_repository(config)
+    try:
+        stats = await repo.chat_stats(platform="console", chat_id=config.console.chat_id)
+    finally:
+        await repo.aclose()
+    # On the third image (a non-meme verdict) the correction disagrees; on run 1's meme it would not.
+    assert stats.corrections == 1
+
+
+async def test_commands_take_a_path_like_classify_does(config: Config, tmp_path: Path) -> None:
+    meme, photo = tmp_path / "meme.jpg", tmp_path / "photo.jpg"
+    meme.write_bytes(meme_jpeg())
+    photo.write_bytes(not_meme_jpeg())
+    out = await chat(
+        config, str(meme), f"/explain {photo}", f"/correct meme {photo}", f"/classify {tmp_path}"
+    )
+    assert "Not a meme" in out  # only photo.jpg, the one /explain was given, is one
+    assert "Say which it is" not in out and "Thanks! Noted: meme." in out
+    assert f"{tmp_path} is a folder" in out and "I don't know" not in out
+    out = await chat(config, str(tmp_path))  # a folder typed as a post
+    assert f"{tmp_path} is a folder" in out
+
+
+async def test_outputs_never_overwrite_each_other_across_runs(config: Config, tmp_path: Path) -> None:
+    meme = tmp_path / "meme.jpg"
+    meme.write_bytes(meme_jpeg())
+    await chat(config, f"/explain {meme}")
+    await chat(config, f"/explain {meme}")
+    pictures = sorted(config.console.export_dir.glob("*explain*"))
+    assert len(pictures) == 2 and len({p.read_bytes() for p in pictures}) >= 1
