@@ -72,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write the corrections as a training zip")
     export.add_argument("--out", type=Path, required=True)
-    export.add_argument("--platform", help="only this platform (telegram, discord, console)")
+    export.add_argument(
+        "--platform", choices=("telegram", "discord", "console"), help="only this platform's corrections"
+    )
     export.add_argument("--chat", help="only this chat id (needs --platform)")
     export.set_defaults(func=_cmd_export)
 
@@ -230,11 +232,24 @@ async def _export(config: Config, out: Path, platform: str | None, chat: str | N
     from bot.app import open_repository
     from storage import export_corrections
 
+    database = _sqlite_file(config.storage.url)
+    if database is not None and not database.exists():  # never create an empty one just to export it
+        print(
+            f"memebot: no database at {database} ([storage] url): run this where the bot runs, "
+            "or give --config with its [storage] url",
+            file=sys.stderr,
+        )
+        return 1
     repo = await open_repository(config)
     try:
         summary = await export_corrections(repo, out, platform=platform, chat_id=chat)
     finally:
         await repo.aclose()
+    if summary.images == 0:
+        summary.path.unlink(missing_ok=True)
+        where = f" for {platform}" + (f" chat {chat}" if chat else "") if platform else ""
+        print(f"memebot: nothing to export{where}: no corrections with a stored image yet", file=sys.stderr)
+        return 1
     print(
         f"wrote {summary.path}: {summary.images} images ({summary.meme} meme, {summary.not_meme} not_meme)"
         + (
@@ -247,7 +262,7 @@ async def _export(config: Config, out: Path, platform: str | None, chat: str | N
 
 
 def _cmd_bench(args: argparse.Namespace, config: Config) -> int:
-    from classifier.bench import format_table, run_benchmark
+    from classifier.bench import failed_targets, format_table, run_benchmark
 
     settings = config.classifier
     if args.no_checkpoint or (args.checkpoint is None and not _exists(settings.checkpoint)):
@@ -255,6 +270,10 @@ def _cmd_bench(args: argparse.Namespace, config: Config) -> int:
     result = run_benchmark(settings, out_json=args.out, quick=args.quick)
     print(format_table(result))
     print(f"\nwrote {args.out}")
+    failed = failed_targets(result)
+    if failed:
+        print(f"memebot: missed {len(failed)} target(s): {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -295,6 +314,16 @@ def _cmd_dataset_build(args: argparse.Namespace, config: Config) -> int:
         f"(ambiguous.csv), web pages by {summary['webpage_renderer']}, {summary['seconds']} s"
     )
     return 0
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and SQLite URIs)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database).expanduser()
 
 
 def _exists(path: Path | None) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -139,7 +140,10 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         if key == "log_level":
             continue
         if key not in _SECTIONS:
-            raise ConfigError(f"unknown section [{key}] (known: {', '.join(_SECTIONS)}, log_level)")
+            raise ConfigError(
+                f"unknown section [{key}] (known sections: {', '.join(_SECTIONS)}; "
+                "the one key outside a section: log_level)"
+            )
         if not isinstance(value, dict):
             raise ConfigError(f"[{key}] must be a table")
         sections[key] = value
@@ -253,6 +257,12 @@ def _check_cross_field(config: Config) -> None:
     if c.precision not in ("auto", "fp32", "fp16", "bf16"):
         raise ConfigError(f"[classifier] precision must be auto, fp32, fp16 or bf16, not {c.precision!r}")
     tg = config.telegram
+    secret = tg.webhook_secret.reveal() if tg.webhook_secret is not None else ""
+    if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        raise ConfigError(
+            "[telegram] webhook_secret may hold only letters, digits, _ and - (1 to 256 of them): "
+            "Telegram refuses any other secret"
+        )
     if tg.mode == "webhook" and not tg.webhook_url.startswith("https://"):
         raise ConfigError("[telegram] webhook_url must be an https:// URL when mode = 'webhook'")
     if config.storage.url.split("+", 1)[0].split(":", 1)[0] not in ("sqlite", "postgresql"):

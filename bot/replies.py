@@ -68,10 +68,10 @@ def parse_feedback_payload(payload: str) -> tuple[int, bool] | None:
     parts = payload.split(":")
     if len(parts) != 3 or parts[0] != FEEDBACK_PREFIX or parts[2] not in ("r", "w"):
         return None
-    try:
-        return int(parts[1]), parts[2] == "r"
-    except ValueError:
+    # Record ids are 64-bit database integers: a longer number (forged, or mangled) is not one of mine.
+    if not parts[1].isdigit() or int(parts[1]) >= 2**63:
         return None
+    return int(parts[1]), parts[2] == "r"
 
 
 def percent(share: float | None) -> str:

@@ -345,6 +345,7 @@ def _atomic_path(target: Path) -> Iterator[Path]:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         yield tmp
+        os.chmod(tmp, 0o644)  # a checkpoint is for reading by others (the bot's user, a container)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

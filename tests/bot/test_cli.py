@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -96,15 +95,43 @@ def test_random_checkpoint_then_classify(
     assert row["label"] in ("meme", "not_meme") and row["model_version"] == "random-init"
 
 
-def test_export_of_an_empty_database_writes_an_empty_training_zip(
+def test_export_refuses_a_missing_database_an_unknown_platform_and_an_empty_export(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = config_file(tmp_path, None)
     out = tmp_path / "export.zip"
-    assert main(["--config", str(cfg), "export", "--out", str(out)]) == 0
-    assert "0 images" in capsys.readouterr().out
-    with zipfile.ZipFile(out) as zf:
-        assert zf.read("labels.csv").decode().startswith("sha256,label,")
+    assert main(["--config", str(cfg), "export", "--out", str(out)]) == 1  # run from the wrong folder
+    err = capsys.readouterr().err
+    assert f"no database at {tmp_path / 'cli.db'}" in err and "[storage] url" in err
+    assert not (tmp_path / "cli.db").exists() and not out.exists()  # nothing created on the way
+
+    with pytest.raises(SystemExit) as refused:
+        main(["--config", str(cfg), "export", "--out", str(out), "--platform", "slack"])
+    assert refused.value.code == 2 and "invalid choice: 'slack'" in capsys.readouterr().err
+
+    sqlite3.connect(tmp_path / "cli.db").close()  # a database with nothing in it yet
+    assert main(["--config", str(cfg), "export", "--out", str(out)]) == 1
+    assert "nothing to export" in capsys.readouterr().err and not out.exists()
+
+
+def test_config_faults_found_in_outside_testing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.replies import parse_feedback_payload
+
+    assert parse_feedback_payload("fb:99999999999999999999999:r") is None  # not one of mine
+    assert parse_feedback_payload("fb:12:r") == (12, True)
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[telegram]\nwebhook_secret = 'has a space'\n")
+    assert main(["--config", str(cfg), "export", "--out", str(tmp_path / "x.zip")]) == 2
+    assert "[telegram] webhook_secret may hold only letters" in capsys.readouterr().err
+    cfg.write_text("[loglevel]\nx = 1\n")
+    assert main(["--config", str(cfg), "export", "--out", str(tmp_path / "x.zip")]) == 2
+    assert "the one key outside a section: log_level" in capsys.readouterr().err
+
+
+def test_random_checkpoint_is_readable_by_others(tmp_path: Path) -> None:
+    assert main(["random-checkpoint", "--out", str(tmp_path / "ckpt")]) == 0
+    for path in (tmp_path / "ckpt").iterdir():
+        assert path.stat().st_mode & 0o777 == 0o644, path
 
 
 def test_explain_writes_a_heatmap_picture(
