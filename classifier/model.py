@@ -104,6 +104,12 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.
     return model.to(device).eval(), meta
 
 
+def load_meta(path: Path) -> CheckpointMeta:
+    """A checkpoint's metadata alone (input size, classes, normalisation), without its weights."""
+    _, meta_path = checkpoint_paths(Path(path))
+    return _meta_from_json(_read_meta_json(meta_path), meta_path)
+
+
 def random_checkpoint(
     path: Path, *, input_size: int = 224, model_version: str = "random-init", seed: int = 0
 ) -> Path:

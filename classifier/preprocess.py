@@ -24,6 +24,7 @@ import io
 import math
 import re
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -40,6 +41,9 @@ with contextlib.suppress(ImportError):  # HEIC/HEIF from phones; without pillow-
     pillow_heif.register_heif_opener()
 
 Image.init()
+# Pillow warns of any frame over 89 megapixels as it seeks to it; decode_frames checks every frame
+# against a stricter limit before decoding it, so the warning is only noise in the operator's log.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 # Only formats people actually post; HEIF/AVIF only when a plugin for them is installed.
 ALLOWED_FORMATS = tuple(
     f for f in ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF", "AVIF") if f in Image.OPEN
