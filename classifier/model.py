@@ -51,6 +51,9 @@ class CheckpointMeta:
     model_version: str
     arch: str = "resnet101"
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    # Logits are divided by this before the softmax (`memebot calibrate` fits it on the validation
+    # split), so that a confidence of 80% is right about 80% of the time; 1.0 is the model as trained.
+    temperature: float = 1.0
 
 
 def build_model(arch: str = "resnet101", num_classes: int = 2) -> torchvision.models.ResNet:
@@ -230,7 +233,7 @@ class InferenceModel:
             x = batch.to(self.device, non_blocking=True)
             logits = self._model(x.to(dtype=self.dtype, memory_format=self._memory_format))
             # Softmax in fp32: half-precision logits are fine, half-precision probabilities round badly.
-            return logits.float().softmax(dim=1).cpu()
+            return (logits.float() / self.meta.temperature).softmax(dim=1).cpu()
 
     def warmup(self, batch_sizes: Sequence[int] = (1,)) -> None:
         """Run dummy batches so the first real request does not pay for kernel selection."""
@@ -300,8 +303,8 @@ def _meta_to_json(meta: CheckpointMeta) -> dict[str, Any]:
 
 def _meta_from_json(raw: Mapping[str, Any], path: Path) -> CheckpointMeta:
     parsers: dict[str, Callable[[Any], Any]] = {"classes": _names, "input_size": int, "mean": _triple}
-    parsers |= {"std": _triple, "model_version": str, "arch": str, "extra": dict}
-    values, fields = {"arch": "resnet101", "extra": {}, **raw}, {}
+    parsers |= {"std": _triple, "model_version": str, "arch": str, "extra": dict, "temperature": float}
+    values, fields = {"arch": "resnet101", "extra": {}, "temperature": 1.0, **raw}, {}
     for name, parse in parsers.items():
         try:
             fields[name] = parse(values[name])
@@ -309,9 +312,15 @@ def _meta_from_json(raw: Mapping[str, Any], path: Path) -> CheckpointMeta:
             raise CheckpointError(f"{path}: metadata field {name!r} is missing or bad ({e})") from e
     meta = CheckpointMeta(**fields)
     distinct = len(set(meta.classes)) == len(meta.classes) >= 2
-    if not distinct or meta.input_size < 16 or meta.arch not in SUPPORTED_ARCHS:
+    if (
+        not distinct
+        or meta.input_size < 16
+        or meta.arch not in SUPPORTED_ARCHS
+        or not 0 < meta.temperature < 100
+    ):
         raise CheckpointError(
-            f"{path}: needs 2+ distinct classes, input_size >= 16, arch in {SUPPORTED_ARCHS}"
+            f"{path}: needs 2+ distinct classes, input_size >= 16, arch in {SUPPORTED_ARCHS}, "
+            "a temperature between 0 and 100"
         )
     return meta
 

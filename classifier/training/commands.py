@@ -31,6 +31,7 @@ def add_commands(sub: SubParsers, dataset: SubParsers | None = None) -> None:
     _add_train(sub)
     _add_evaluate(sub)
     _add_quantize(sub)
+    _add_calibrate(sub)
     if dataset is not None:
         _add_pack(dataset)
 
@@ -104,6 +105,27 @@ def _add_quantize(sub: SubParsers) -> None:
     quantize.add_argument("--split", default="test", choices=("train", "val", "test", "wild", "all"))
     _add_machine_options(quantize, device="cpu")
     quantize.set_defaults(func=_cmd_quantize)
+
+
+def _add_calibrate(sub: SubParsers) -> None:
+    calibrate = sub.add_parser(
+        "calibrate", help="fit a temperature on the val split, store it in the checkpoint, report ECE"
+    )
+    calibrate.add_argument(
+        "--checkpoint", type=Path, required=True, help="its model.json gets the temperature"
+    )
+    calibrate.add_argument(
+        "--data", action="append", type=DataSpec.parse, required=True, metavar="PATH[:SPLIT]"
+    )
+    calibrate.add_argument("--fit-split", default="val", choices=("train", "val", "test"))
+    calibrate.add_argument(
+        "--report", action="append", default=[], choices=("val", "test", "wild"), help="splits to report on"
+    )
+    calibrate.add_argument(
+        "--out", type=Path, required=True, help="calibration.json and reliability diagrams"
+    )
+    _add_machine_options(calibrate, device="cpu")
+    calibrate.set_defaults(func=_cmd_calibrate)
 
 
 def _add_machine_options(parser: argparse.ArgumentParser, *, device: str, batch_size: bool = True) -> None:
@@ -236,6 +258,35 @@ def _cmd_quantize(args: argparse.Namespace, _config: object = None) -> int:
             f"memebot: below the {AGREEMENT_TARGET:.1%} target: do not ship this checkpoint", file=sys.stderr
         )
         return 1
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace, _config: object = None) -> int:
+    from classifier.training.calibrate_checkpoint import calibrate_checkpoint
+
+    try:
+        result = calibrate_checkpoint(
+            args.checkpoint,
+            args.data,
+            args.out,
+            fit_split=args.fit_split,
+            report=args.report or ["test"],
+            device=args.device,
+            batch_size=args.batch_size,
+            workers=args.workers,
+        )
+    except (OSError, ValueError, CheckpointError) as error:
+        return _fail(error)
+    print(
+        f"temperature {result['temperature']:.3f} (fitted on {result['fit_images']} {args.fit_split} images)"
+    )
+    for split, row in result["splits"].items():
+        acted = row["after"]["at_0.8"]
+        print(
+            f"{split}: ECE {row['before']['ece']:.4f} -> {row['after']['ece']:.4f}; at threshold 0.8 "
+            f"{acted['wrong_share_of_acted_on']:.1%} of what memes-only acts on is a meme"
+        )
+    print(f"wrote {args.checkpoint} (temperature) and {args.out / 'calibration.json'}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from pathlib import Path
 
@@ -202,3 +203,57 @@ def test_a_wild_meme_made_from_a_training_photo_overlaps_training(tmp_path: Path
     assert overlapping_wild(hashed, GroupingRule()) == {
         "memes_reddit/wholesome_1.jpg": "imagenet_sample/cat.jpg"
     }
+
+
+def test_temperature_scaling_recovers_a_known_temperature_and_keeps_verdicts() -> None:
+    import numpy as np
+
+    from classifier.training import calibration
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 6, 20_000)  # overconfident logits: the truth follows z / 2.5
+    is_meme = rng.random(z.size) < 1 / (1 + np.exp(-z / 2.5))
+    fitted = calibration.fit_temperature(z, is_meme)
+    assert fitted == pytest.approx(2.5, rel=0.05)
+    before = calibration.reliability(calibration.with_temperature(z, 1.0), is_meme)
+    after = calibration.reliability(calibration.with_temperature(z, fitted), is_meme)
+    assert after["ece"] < 0.02 < before["ece"]
+    p = calibration.with_temperature(z, 1.0)
+    sure = np.abs(z) < 12  # past that, P(meme) is clipped at 1e-7 of 0 or 1
+    assert np.allclose(calibration.logits(p)[sure], z[sure], atol=1e-4)  # probabilities back to logits
+    assert np.array_equal(p >= 0.5, calibration.with_temperature(z, fitted) >= 0.5)  # same verdicts
+    acted = calibration.acted_on(p, is_meme, 0.8)
+    assert 0 < acted["wrong_share_of_acted_on"] < 1 and acted["acted_on"] == int(((1 - p) >= 0.8).sum())
+
+
+def test_memebot_calibrate_writes_the_temperature_that_the_bot_then_applies(
+    tmp_path: Path, bright_checkpoint: Path
+) -> None:
+    import shutil
+
+    import torch
+
+    from classifier.model import InferenceModel, load_meta
+    from classifier.training.commands import main
+    from tests.modelfactory import grey_jpeg
+
+    shutil.copytree(bright_checkpoint.parent, tmp_path / "ckpt")
+    checkpoint = tmp_path / "ckpt" / bright_checkpoint.name
+    for i in range(12):  # bright = meme, dark = not; mid-greys are the unsure ones
+        for label, level in (("meme", 150 + 8 * i), ("not_meme", 30 + 8 * i)):
+            (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "data" / label / f"{i}.jpg").write_bytes(grey_jpeg(level, noise_seed=i))
+    args = ["calibrate", "--checkpoint", str(checkpoint), "--data", f"{tmp_path / 'data'}:val"]
+    assert main([*args, "--report", "val", "--out", str(tmp_path / "out"), "--workers", "0"]) == 0
+    temperature = load_meta(checkpoint).temperature
+    written = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert temperature == pytest.approx(written["temperature"], rel=1e-5) and temperature != 1.0
+    assert written["splits"]["val"]["after"]["nll"] <= written["splits"]["val"]["before"]["nll"]
+    assert (tmp_path / "out" / "reliability-val.png").stat().st_size > 0
+    batch = torch.zeros(1, 3, 64, 64)
+    plain = InferenceModel.from_checkpoint(bright_checkpoint, "cpu", "fp32").predict(batch)
+    scaled = InferenceModel.from_checkpoint(checkpoint, "cpu", "fp32").predict(batch)
+    expected = (plain.log() / temperature).softmax(
+        dim=1
+    )  # log-probabilities differ from logits by a constant
+    assert torch.allclose(scaled, expected, atol=1e-5)
