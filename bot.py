@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bot.cli import main
+from bot.cli import entry_point
 
 if __name__ == "__main__":
     args = sys.argv[1:]
     config = args[:2] if args[:1] == ["--config"] else []
-    sys.exit(main([*config, "run", *args[len(config) :]]))
+    entry_point([*config, "run", *args[len(config) :]])

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +26,17 @@ NO_DEFAULT_MODEL = """\
 memebot: the default model is missing from classifier/models/default. It ships in the repository:
 restore it with `git checkout -- classifier/models/default` (or reinstall memebot), or point
 [classifier] checkpoint (or --checkpoint) at another safetensors checkpoint."""
+
+
+def entry_point(argv: Sequence[str] | None = None) -> None:
+    """The `memebot` command: main(), then an exit that skips the interpreter's teardown. Everything
+    is closed and flushed by then, and tearing down torch (the CUDA build) took a second or two after
+    the bot had stopped; an operator's Ctrl-C should end the process when the bot ends."""
+    code = main(argv)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

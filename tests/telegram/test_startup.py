@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -126,3 +129,44 @@ async def test_an_instant_empty_getupdates_is_not_polled_hundreds_of_times_a_sec
     finally:
         await bot.stop()
     assert 1 <= polls <= 4  # about one a second, where it made 188 a second
+
+
+async def test_sigint_with_telegram_down_exits_at_once_without_a_traceback(
+    tg: FakeTelegram, bright_checkpoint: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "memebot.toml"
+    config.write_text(
+        f"[telegram]\ntoken = '{tg.token}'\nbase_url = '{tg.base_url}'\n"
+        f"base_file_url = '{tg.base_file_url}'\n"
+        f"[storage]\nurl = 'sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}'\n"
+        f"[classifier]\ncheckpoint = '{bright_checkpoint}'\nwarmup = false\n"
+    )
+    memebot = Path(sys.executable).with_name("memebot")
+    proc = await asyncio.create_subprocess_exec(
+        str(memebot), "--config", str(config), "run", stderr=asyncio.subprocess.PIPE, cwd=tmp_path
+    )
+    assert proc.stderr is not None
+    lines: list[tuple[float, str]] = []
+    running = asyncio.Event()
+
+    async def read() -> None:
+        assert proc.stderr is not None
+        async for line in proc.stderr:
+            lines.append((time.monotonic(), line.decode()))
+            if "running as" in lines[-1][1]:
+                running.set()
+
+    reader = asyncio.create_task(read())
+    async with asyncio.timeout(60):
+        await running.wait()
+    await tg.stop()  # Telegram goes down under the running bot
+    await asyncio.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    async with asyncio.timeout(30):
+        assert await proc.wait() == 0
+        await reader
+    ended = time.monotonic()
+    text = "".join(line for _, line in lines)
+    assert "Traceback" not in text and tg.token not in text
+    stopped = next(at for at, line in lines if "memebot stopped" in line)
+    assert ended - stopped < 3.0  # it took 4.7 s, tearing torch down after the bot had stopped

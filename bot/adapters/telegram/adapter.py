@@ -257,12 +257,30 @@ class TelegramAdapter:
         return secrets.token_urlsafe(32)  # a webhook is never left unchecked
 
 
+class QuietStop(logging.Filter):
+    """PTB's Updater logs a full traceback when its last getUpdates at shutdown (confirming the
+    updates it fetched) fails, as it does whenever Telegram is down: one line says as much."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "telegram.ext.Updater" and "mark all fetched updates" in record.getMessage():
+            reason = record.exc_info[1] if record.exc_info else None
+            record.msg, record.args = f"could not confirm the last updates at shutdown: {reason}", None
+            record.exc_info, record.exc_text, record.levelno, record.levelname = (
+                None,
+                None,
+                logging.WARNING,
+                "WARNING",
+            )
+        return True
+
+
 class LogMask:
     """Masks the token in the logs of httpx and PTB, which put it in every request URL."""
 
     def __init__(self, secrets_: list[str]) -> None:
         # File download URLs carry the token %-encoded ("123%3AABC"), so mask that form too.
         self._filter = RedactSecrets([*secrets_, *(quote(s, safe="") for s in secrets_)])
+        self._quiet = QuietStop()
         self._loggers: list[logging.Logger] = []
 
     def redact(self, text: str) -> str:
@@ -274,9 +292,11 @@ class LogMask:
         names = ["httpx", *(n for n in logging.root.manager.loggerDict if n.startswith("telegram"))]
         self._loggers = [logging.getLogger(name) for name in names]
         for logger in self._loggers:
+            logger.addFilter(self._quiet)  # before the mask, which formats the traceback it keeps
             logger.addFilter(self._filter)
 
     def remove(self) -> None:
         for logger in self._loggers:
+            logger.removeFilter(self._quiet)
             logger.removeFilter(self._filter)
         self._loggers = []
