@@ -120,23 +120,15 @@ def _multi_source(root: Path) -> None:
     """Folders of several places each, some of them wild sources (sources.WILD_SOURCES): posters that
     train and covers that never do, memes that train and memes that never do; and a wild photo that is
     a re-encoded copy of a training photo, which must not count as wild."""
+    captioned_places = (  # (seed, size, caption, file): posters and memes, each of two places
+        (4000, (160, 240), ("THE FILM", "in cinemas"), "posters_covers/steam"),
+        (4100, (160, 240), ("THE TAPE", "on vhs"), "posters_covers/vhs"),
+        (4200, (224, 200), ("when code", "works"), "memes_reddit/progmemes"),
+        (4300, (224, 200), ("wholesome", "love"), "memes_reddit/wholesome"),
+    )
     for i in range(3):
-        save(
-            captioned(photo(4000 + i, (160, 240)), f"THE FILM {i}", "in cinemas"),
-            root / "posters_covers" / f"steam_{i}.jpg",
-        )
-        save(
-            captioned(photo(4100 + i, (160, 240)), f"THE TAPE {i}", "on vhs"),
-            root / "posters_covers" / f"vhs_{i}.jpg",
-        )
-        save(
-            captioned(photo(4200 + i, (224, 200)), f"when code {i}", "works"),
-            root / "memes_reddit" / f"progmemes_{i}.jpg",
-        )
-        save(
-            captioned(photo(4300 + i, (224, 200)), f"wholesome {i}", "love"),
-            root / "memes_reddit" / f"wholesome_{i}.jpg",
-        )
+        for seed, size, (top, bottom), stem in captioned_places:
+            save(captioned(photo(seed + i, size), f"{top} {i}", bottom), root / f"{stem}_{i}.jpg")
         save(photo(4400 + i, (224, 168)), root / "photos_people_places" / f"stock_{i}.jpg")
     copy = reencoded(Image.open(root / "imagenet_sample" / "image_1.jpg"))
     save(copy, root / "photos_people_places" / "stock_copy.jpg")
