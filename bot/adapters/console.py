@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import os
+import secrets
 import shlex
 import threading
 import time
@@ -49,8 +49,9 @@ class ConsoleChat:
         self._out = out
         self._export_dir = export_dir
         # Ids never collide across runs (a correction must never land on an earlier run's image):
-        # this run's start in hex seconds and the process id, then a counter.
-        self.run_id = f"{int(time.time()):x}{os.getpid() % 4096:03x}"
+        # this run's start in hex seconds and 16 random bits (two runs may start in one second, even
+        # in one process), then a counter.
+        self.run_id = f"{int(time.time()):x}{secrets.token_hex(2)}"
         self._ids = itertools.count(1)
         self._live: set[str] = set()
         self.buttons: dict[int, tuple[str, str]] = {}  # number typed after "!" -> (payload, message id)
