@@ -143,8 +143,7 @@ class BotCore:
         label = _parse_label(ev.args)
         record = await self._correction_target(ev)
         trusted = await self._record_vote(ev.ctx, ev.sender, record, label)
-        thanks = f"Thanks! Noted: {replies.label_text(label).lower()}.{_untrusted_note(trusted)}"
-        await ev.ctx.send(thanks, reply_to=ev.message_id)
+        await ev.ctx.send(_noted(label, trusted), reply_to=ev.message_id)
 
     async def _correction_target(self, ev: CommandIssued) -> ClassificationRecord:
         if ev.reply_to is None:
@@ -180,7 +179,7 @@ class BotCore:
             return
         label = record.label if right else replies.OTHER_LABEL[record.label]
         trusted = await self._record_vote(ev.ctx, ev.sender, record, label)
-        await ev.answer(f"Thanks! Noted: {replies.label_text(label).lower()}.{_untrusted_note(trusted)}")
+        await ev.answer(_noted(label, trusted))
 
     async def _record_vote(
         self, ctx: ChatContext, sender: Sender, record: ClassificationRecord, label: str
@@ -229,10 +228,12 @@ def _parse_label(args: Sequence[str]) -> str:
     raise UserError("Say which it is: /correct meme or /correct not_meme.")
 
 
-def _untrusted_note(trusted: bool | None) -> str:
-    if trusted is not None:
-        return ""
-    return " (Counted as a member's vote: I couldn't check whether you're an admin here.)"
+def _noted(label: str, trusted: bool | None) -> str:
+    """The thanks for a correction; `trusted` None: the admin check failed, so it counts as a member's."""
+    thanks = f"Thanks! Noted: {replies.label_text(label).lower()}."
+    if trusted is None:
+        thanks += " (Counted as a member's vote: I couldn't check whether you're an admin here.)"
+    return thanks
 
 
 def _where(event: Event) -> tuple[str, str]:
