@@ -27,8 +27,8 @@ from classifier.batcher import BatcherStats
 from classifier.errors import ClassifierError
 from classifier.inference import InferencePools
 from classifier.model import CheckpointMeta, InferenceModel, load_checkpoint, random_checkpoint, select_device
-from classifier.preprocess import DecodeLimits, preprocess
-from classifier.service import Classifier, ClassifierSettings, inference_pools
+from classifier.preprocess import preprocess
+from classifier.service import Classifier, ClassifierSettings, decode_limits, inference_pools
 
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 CONCURRENCY = (1, 8, 32, 128)
@@ -414,7 +414,7 @@ def _row(
 def _bench_preprocess(
     images: Sequence[bytes], meta: CheckpointMeta, settings: ClassifierSettings, plan: _Plan
 ) -> dict[str, Any]:
-    limits = DecodeLimits(settings.max_image_bytes, settings.max_pixels, settings.max_frames)
+    limits = decode_limits(settings)
     work = [images[i % len(images)] for i in range(plan.preprocess_images)]
     start = time.perf_counter()
     for data in work:

@@ -63,6 +63,19 @@ class CacheInfo(NamedTuple):
     maxsize: int
 
 
+def decode_limits(settings: ClassifierSettings) -> DecodeLimits:
+    """What decoding one upload may cost under these settings (the service's, the bench's, the
+    Limits table's): all frames of a file share 2x max_pixels, and decoding stops after
+    _MAX_DECODE_S or the request timeout, whichever is shorter."""
+    return DecodeLimits(
+        max_bytes=settings.max_image_bytes,
+        max_pixels=settings.max_pixels,
+        max_frames=settings.max_frames,
+        max_total_pixels=2 * settings.max_pixels,
+        max_decode_s=min(_MAX_DECODE_S, settings.request_timeout_s),
+    )
+
+
 def inference_pools(settings: ClassifierSettings, device: torch.device) -> InferencePools:
     """The threads to load and run a model with these settings on (see classifier/inference.py)."""
     return InferencePools(inference_layout(device, settings.inference_workers, settings.inference_threads))
@@ -88,13 +101,7 @@ class Classifier:
         down unless `owns_pools`. None: pools of the classifier's own."""
         self._model = model
         self._settings = settings
-        self._limits = DecodeLimits(
-            max_bytes=settings.max_image_bytes,
-            max_pixels=settings.max_pixels,
-            max_frames=settings.max_frames,
-            max_total_pixels=2 * settings.max_pixels,
-            max_decode_s=min(_MAX_DECODE_S, settings.request_timeout_s),
-        )
+        self._limits = decode_limits(settings)
         self._pool = ThreadPoolExecutor(settings.preprocess_workers, thread_name_prefix="memebot-preprocess")
         # Animations and very large pictures decode in a lane of their own, so that however many of
         # them arrive, ordinary photos never wait behind them for a decoding thread.

@@ -24,12 +24,10 @@ PROBE = r"""
 import json, sys, time
 from classifier.errors import InvalidImage
 from classifier.model import load_meta
-from classifier.preprocess import DecodeLimits, preprocess
-from classifier.service import ClassifierSettings
+from classifier.preprocess import preprocess
+from classifier.service import ClassifierSettings, decode_limits
 
-settings = ClassifierSettings()
-limits = DecodeLimits(settings.max_image_bytes, settings.max_pixels, settings.max_frames,
-                      2 * settings.max_pixels, min(10.0, settings.request_timeout_s))
+limits = decode_limits(ClassifierSettings())
 def high_water_mib():  # VmHWM: this process's own peak (ru_maxrss carries the parent's across exec)
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024

@@ -93,9 +93,9 @@ def run_job(job: Job, ctx: RenderContext) -> ManifestRow:
     path = ctx.out / job.out
     path.parent.mkdir(parents=True, exist_ok=True)
     if job.renderer == "verbatim":
-        data = Path(job.inputs[0]).read_bytes()
-        path.with_suffix(Path(job.inputs[0]).suffix.lower()).write_bytes(data)
-        path = path.with_suffix(Path(job.inputs[0]).suffix.lower())
+        source = Path(job.inputs[0])
+        path = path.with_suffix(source.suffix.lower())
+        path.write_bytes(source.read_bytes())
         stored = _open(job.inputs[0])
     else:
         img = _render(job, ctx, item_rng(ctx.seed, job.key, "render"))
