@@ -33,6 +33,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from classifier.errors import InvalidImage
+from classifier.hashing import Fingerprint, fingerprint
 from classifier.model import CheckpointMeta
 
 with contextlib.suppress(ImportError):  # HEIC/HEIF from phones; without pillow-heif those fail alone.
@@ -264,12 +265,25 @@ def scaled_to_fit(img: Image.Image, *, min_side: int, max_side: int) -> Image.Im
 
 def preprocess(data: bytes, meta: CheckpointMeta, limits: DecodeLimits) -> torch.Tensor:
     """Image bytes -> [F, 3, S, S] model input, F = sampled frames (1 for a still image)."""
+    return preprocess_with_fingerprint(data, meta, limits)[0]
+
+
+def preprocess_with_fingerprint(
+    data: bytes, meta: CheckpointMeta, limits: DecodeLimits
+) -> tuple[torch.Tensor, Fingerprint]:
+    """preprocess(), plus the first frame's fingerprint from the same decode (a few ms more)."""
     frames = decode_frames(data, limits, draft_size=meta.input_size * 2)
     # NumPy all the way, then one zero-copy torch.from_numpy: a torch op here (even torch.stack of one
     # frame) starts an OpenMP thread team in this preprocessing thread, and on a small CPU that team
     # spins against the inference thread's: one ResNet101 call at 128 px on 2 cores went from 55 to
     # 110 ms.
-    return torch.from_numpy(np.stack([_letterboxed(frame, meta) for frame in frames]))
+    return torch.from_numpy(np.stack([_letterboxed(frame, meta) for frame in frames])), fingerprint(frames[0])
+
+
+def fingerprint_of(data: bytes, *, limits: DecodeLimits) -> Fingerprint:
+    """The fingerprint of the first frame, decoded as preprocess() decodes it for a 224 px model."""
+    first_only = DecodeLimits(max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, max_frames=1)
+    return fingerprint(decode_frames(data, first_only, draft_size=448)[0])
 
 
 def make_thumbnail(data: bytes, *, max_side: int, limits: DecodeLimits) -> tuple[bytes, int, int]:

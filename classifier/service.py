@@ -16,9 +16,16 @@ import torch
 
 from classifier.batcher import BatcherStats, DynamicBatcher
 from classifier.errors import CheckpointError, ClassifierClosed, Overloaded, RequestTimedOut
+from classifier.hashing import Fingerprint
 from classifier.inference import InferenceLayout, InferencePools, inference_layout
 from classifier.model import CheckpointMeta, InferenceModel, select_device
-from classifier.preprocess import DecodeLimits, is_heavy, make_thumbnail, preprocess
+from classifier.preprocess import (
+    DecodeLimits,
+    fingerprint_of,
+    is_heavy,
+    make_thumbnail,
+    preprocess_with_fingerprint,
+)
 
 # Hashing a big upload takes milliseconds; past this size it runs in the pool, not on the event loop.
 _HASH_INLINE_MAX = 256 * 1024
@@ -35,6 +42,8 @@ class Verdict:
     model_version: str
     sha256: str
     probabilities: Mapping[str, float] = field(hash=False)  # read-only; left out of hash() only
+    # What the picture looks like, for finding its reposts and near-duplicates (bot/moderation).
+    fingerprint: Fingerprint | None = field(default=None, hash=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -234,6 +243,12 @@ class Classifier:
             self._pool, lambda: make_thumbnail(data, max_side=max_side, limits=self._limits)
         )
 
+    async def fingerprint(self, data: bytes) -> Fingerprint:
+        """The first frame's fingerprint (the one a verdict carries), without the model."""
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fingerprint_of(data, limits=self._limits))
+
     async def aclose(self) -> None:
         """Finish accepted requests, then stop the batcher and the thread pools; idempotent."""
         self._closed = True
@@ -275,7 +290,7 @@ class Classifier:
         try:
             try:
                 pool = self._heavy_pool if is_heavy(data) else self._pool
-                frames = await loop.run_in_executor(pool, _frames, data, self.meta, self._limits)
+                frames, looks = await loop.run_in_executor(pool, _frames, data, self.meta, self._limits)
                 # Queued before the count drops: a request counted neither as coming nor as queued
                 # would let a batch close without it (at 32 callers, groups of 16 split into 15 + 1).
                 submits.extend(self._batcher.submit_nowait(frame) for frame in frames)
@@ -287,11 +302,12 @@ class Classifier:
                 pending.cancel()  # also the frames of an animation queued before one was refused
             raise
         # The mean over an animation's frames; plain floats: no torch op on the event loop's thread.
-        verdict = self._verdict([sum(column) / len(rows) for column in zip(*rows, strict=True)], digest)
+        means = [sum(column) / len(rows) for column in zip(*rows, strict=True)]
+        verdict = self._verdict(means, digest, looks)
         self._remember(digest, verdict)
         return verdict
 
-    def _verdict(self, values: list[float], digest: str) -> Verdict:
+    def _verdict(self, values: list[float], digest: str, looks: Fingerprint) -> Verdict:
         best = max(range(len(values)), key=values.__getitem__)
         return Verdict(
             label=self.meta.classes[best],
@@ -299,6 +315,7 @@ class Classifier:
             model_version=self.model_version,
             sha256=digest,
             probabilities=MappingProxyType(dict(zip(self.meta.classes, values, strict=True))),
+            fingerprint=looks,
         )
 
     def _predict_frames(self, frames: list[torch.Tensor]) -> Sequence[list[float]]:
@@ -320,8 +337,11 @@ class Classifier:
             task.exception()  # mark retrieved: if every caller gave up, nobody else will look at it
 
 
-def _frames(data: bytes, meta: CheckpointMeta, limits: DecodeLimits) -> list[torch.Tensor]:
+def _frames(
+    data: bytes, meta: CheckpointMeta, limits: DecodeLimits
+) -> tuple[list[torch.Tensor], Fingerprint]:
     """preprocess(), split into frames in the pool: even small torch ops (unbind, stack, mean) took
     about 0.3 ms of the event loop's wall time per request at 128 callers (cProfile; waiting for the
     GIL and the cores, mostly), so it runs none."""
-    return list(preprocess(data, meta, limits).unbind(0))
+    batch, looks = preprocess_with_fingerprint(data, meta, limits)
+    return list(batch.unbind(0)), looks

@@ -1,65 +1,17 @@
-"""Perceptual hashes (dHash, pHash) and near-duplicate search over many 64-bit hashes, numpy only."""
+"""Near-duplicate search over many 64-bit perceptual hashes (numpy only), and disjoint sets."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import numpy as np
-from PIL import Image
 
-HASH_BITS = 64
-_PHASH_SIZE = 32
-_PHASH_LOW = 8
+from classifier.hashing import HASH_BITS, dhash, hamming, hex64, phash
+
+__all__ = ["HASH_BITS", "UnionFind", "dhash", "hamming", "hex64", "near_pairs", "phash"]
+
 # Chunk rows so the pairwise distance block stays a few MB however many images there are.
 _CHUNK = 512
-
-
-def _dct_matrix(n: int) -> np.ndarray:
-    """Orthonormal DCT-II basis: a 2-D DCT of X is D @ X @ D.T (no scipy needed)."""
-    k = np.arange(n)[:, None]
-    i = np.arange(n)[None, :]
-    basis = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
-    basis[0] /= np.sqrt(2.0)
-    return basis
-
-
-_DCT = _dct_matrix(_PHASH_SIZE)
-
-
-def _bits_to_int(bits: np.ndarray) -> int:
-    value = 0
-    for bit in bits.ravel():
-        value = (value << 1) | int(bit)
-    return value
-
-
-def _gray(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    return np.asarray(img.convert("L").resize(size, Image.Resampling.BOX), dtype=np.float64)
-
-
-def dhash(img: Image.Image) -> int:
-    """64-bit difference hash: is each pixel of a 9x8 thumbnail brighter than its right neighbour."""
-    pixels = _gray(img, (9, 8))
-    return _bits_to_int(pixels[:, 1:] > pixels[:, :-1])
-
-
-def phash(img: Image.Image) -> int:
-    """64-bit DCT hash: the 8x8 lowest frequencies of a 32x32 thumbnail against their median.
-
-    Robust to re-encoding, resizing and small edits, and insensitive to aspect-ratio changes
-    (everything is squashed to 32x32 first), which matters: Memotion's images were squashed.
-    """
-    pixels = _gray(img, (_PHASH_SIZE, _PHASH_SIZE))
-    low = (_DCT @ pixels @ _DCT.T)[:_PHASH_LOW, :_PHASH_LOW]
-    return _bits_to_int(low > np.median(low))
-
-
-def hex64(value: int) -> str:
-    return f"{value:016x}"
-
-
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
 
 
 def near_pairs(hashes: np.ndarray, max_distance: int) -> Iterator[tuple[int, int]]:
