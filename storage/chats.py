@@ -9,7 +9,14 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChatSettingsRow, ClassificationRow, CorrectionRow
+from storage.models import (
+    AuditRow,
+    ChatSettingsRow,
+    ClassificationRow,
+    CorrectionRow,
+    ReviewItemRow,
+    TrustedLabelRow,
+)
 from storage.records import ChatDefaults, ChatSettings, ChatStats
 
 
@@ -43,10 +50,22 @@ async def change_settings(
 
 async def move_chat(session: AsyncSession, *, platform: str, old_chat_id: str, new_chat_id: str) -> None:
     await _move_settings(session, platform, old_chat_id, new_chat_id)
+    for table in (ClassificationRow, TrustedLabelRow, ReviewItemRow, AuditRow):
+        await session.execute(
+            update(table)
+            .where(table.platform == platform, table.chat_id == old_chat_id)
+            .values(chat_id=new_chat_id)
+        )
+    # The chat may also be another chat's review chat.
     await session.execute(
-        update(ClassificationRow)
-        .where(ClassificationRow.platform == platform, ClassificationRow.chat_id == old_chat_id)
-        .values(chat_id=new_chat_id)
+        update(ChatSettingsRow)
+        .where(ChatSettingsRow.platform == platform, ChatSettingsRow.review_chat_id == old_chat_id)
+        .values(review_chat_id=new_chat_id)
+    )
+    await session.execute(
+        update(ReviewItemRow)
+        .where(ReviewItemRow.platform == platform, ReviewItemRow.review_chat_id == old_chat_id)
+        .values(review_chat_id=new_chat_id)
     )
 
 
@@ -99,4 +118,6 @@ def _settings(platform: str, chat_id: str, source: ChatSettingsRow | ChatDefault
         action=source.action,
         threshold=source.threshold,
         auto_reply=source.auto_reply,
+        review_threshold=source.review_threshold,
+        review_chat_id=source.review_chat_id if isinstance(source, ChatSettingsRow) else None,
     )

@@ -1,4 +1,5 @@
-"""SQLAlchemy ORM tables: chat settings, classifications and their verdict messages, images, corrections."""
+"""SQLAlchemy ORM tables: chat settings, classifications and their verdict messages, images, corrections,
+and moderation: trusted labels, review items (the review band and appeals), the audit log."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ class ChatSettingsRow(Base):
     action: Mapped[str] = mapped_column(String(16))
     threshold: Mapped[float] = mapped_column(Float)
     auto_reply: Mapped[bool] = mapped_column(Boolean)
+    review_threshold: Mapped[float] = mapped_column(Float)
+    review_chat_id: Mapped[str | None] = mapped_column(String(128))  # same platform; NULL: none
     updated_at: Mapped[datetime]
 
 
@@ -127,3 +130,71 @@ class CorrectionRow(Base):
     trusted: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class TrustedLabelRow(Base):
+    """A moderator's label for an image in one chat: it and its near-duplicates get it from then on."""
+
+    __tablename__ = "trusted_labels"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "image_sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(16))
+    # pHash as 16 hex digits (unsigned 64-bit does not fit PostgreSQL's BIGINT) and a 64x64 grey
+    # thumbnail; both NULL when no copy of the image was kept: the label then covers the exact file.
+    phash: Mapped[str | None] = mapped_column(String(16))
+    pixels: Mapped[bytes | None] = mapped_column(LargeBinary)
+    classification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("classifications.id", ondelete="SET NULL")
+    )
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_by_name: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ReviewItemRow(Base):
+    """A verdict waiting for a moderator: from the review band (kind 'review') or an appeal."""
+
+    __tablename__ = "review_items"
+    # One review and one appeal per classification at most.
+    __table_args__ = (
+        UniqueConstraint("classification_id", "kind"),
+        Index(None, "platform", "chat_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    classification_id: Mapped[int] = mapped_column(ForeignKey("classifications.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    poster_id: Mapped[str] = mapped_column(String(128))
+    poster_name: Mapped[str] = mapped_column(String(256))
+    review_chat_id: Mapped[str | None] = mapped_column(String(128))  # where it was posted for review
+    review_message_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_by_name: Mapped[str | None] = mapped_column(String(256))
+    decided_at: Mapped[datetime | None]
+
+
+class AuditRow(Base):
+    """One moderator action or removal by the bot: who, when, where, what, and the values around it."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "platform", "chat_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    actor_id: Mapped[str] = mapped_column(String(128))  # "bot" for the bot's own removals
+    actor_name: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(String(256))
+    old_value: Mapped[str | None] = mapped_column(String(256))
+    new_value: Mapped[str | None] = mapped_column(String(256))

@@ -16,6 +16,7 @@ from storage.engine import create_engine, session_factories
 from storage.errors import DatabaseError, StorageUnavailable, describe_url, reason
 from storage.migrate import upgrade_engine
 from storage.models import ClassificationRow, CorrectionRow
+from storage.moderation import ModerationRepository
 from storage.records import (
     ChatDefaults,
     ChatSettings,
@@ -23,12 +24,15 @@ from storage.records import (
     ClassificationRecord,
     CorrectionRecord,
     LabelledImage,
+    ModerationReport,
     UnknownClassification,
     check_action,
     check_action_taken,
     check_label,
+    check_review_threshold,
     check_threshold,
 )
+from storage.report import moderation_report
 
 T = TypeVar("T")
 _DEFAULTS = ChatDefaults()
@@ -46,6 +50,7 @@ class Repository:
         self._engine = engine
         self._defaults = defaults
         self._read, self._write = session_factories(engine)
+        self.moderation = ModerationRepository(self._read, self._write)
 
     @classmethod
     async def open(cls, url: str, *, defaults: ChatDefaults = _DEFAULTS, upgrade: bool = True) -> Repository:
@@ -91,12 +96,19 @@ class Repository:
         action: str | None = None,
         threshold: float | None = None,
         auto_reply: bool | None = None,
+        review_threshold: float | None = None,
+        review_chat_id: str | None = None,
     ) -> ChatSettings:
-        """Changes the given settings of a chat (the others keep their values or defaults)."""
+        """Changes the given settings of a chat (the others keep their values or defaults);
+        `review_chat_id=""` removes the review chat."""
         changes: dict[str, object] = {"memes_only": memes_only, "auto_reply": auto_reply}
         changes["action"] = None if action is None else check_action(action)
         changes["threshold"] = None if threshold is None else check_threshold(threshold)
+        if review_threshold is not None:
+            changes["review_threshold"] = check_review_threshold(review_threshold)
         given = {name: value for name, value in changes.items() if value is not None}
+        if review_chat_id is not None:
+            given["review_chat_id"] = review_chat_id or None
 
         async def apply(session: AsyncSession) -> ChatSettings:
             return await chats.change_settings(
@@ -252,6 +264,16 @@ class Repository:
     async def chat_stats(self, *, platform: str, chat_id: str) -> ChatStats:
         async with self._read() as session:
             return await chats.chat_stats(session, platform=platform, chat_id=chat_id)
+
+    async def moderation_report(self, *, platform: str, chat_id: str, since: datetime) -> ModerationReport:
+        """What memes-only did in the chat since `since` (see storage/report.py)."""
+        async with self._read() as session:
+            return await moderation_report(session, platform=platform, chat_id=chat_id, since=since)
+
+    async def image_data(self, sha256: str) -> bytes | None:
+        """The stored copy of an image, None when none is kept."""
+        async with self._read() as session:
+            return (await labelling.image_data(session, [sha256])).get(sha256)
 
     async def purge_expired_images(self, *, now: datetime | None = None) -> int:
         """Deletes unpinned images past their expiry; returns how many."""

@@ -27,7 +27,17 @@ from storage.migrate import (
 from storage.models import Base
 
 EXPECTED_COLUMNS = {
-    "chat_settings": {"platform", "chat_id", "memes_only", "action", "threshold", "auto_reply", "updated_at"},
+    "chat_settings": {
+        "platform",
+        "chat_id",
+        "memes_only",
+        "action",
+        "threshold",
+        "auto_reply",
+        "review_threshold",
+        "review_chat_id",
+        "updated_at",
+    },
     "classifications": {
         "id",
         "platform",
@@ -44,6 +54,48 @@ EXPECTED_COLUMNS = {
     "verdict_messages": {"id", "classification_id", "message_id"},
     "images": {"sha256", "data", "width", "height", "first_seen", "last_seen", "expires_at", "pinned"},
     "corrections": {"id", "classification_id", "user_id", "label", "trusted", "created_at", "updated_at"},
+    "trusted_labels": {
+        "id",
+        "platform",
+        "chat_id",
+        "image_sha256",
+        "label",
+        "phash",
+        "pixels",
+        "classification_id",
+        "set_by",
+        "set_by_name",
+        "created_at",
+        "updated_at",
+    },
+    "review_items": {
+        "id",
+        "platform",
+        "chat_id",
+        "classification_id",
+        "kind",
+        "status",
+        "poster_id",
+        "poster_name",
+        "review_chat_id",
+        "review_message_id",
+        "created_at",
+        "decided_by",
+        "decided_by_name",
+        "decided_at",
+    },
+    "audit_log": {
+        "id",
+        "platform",
+        "chat_id",
+        "created_at",
+        "actor_id",
+        "actor_name",
+        "action",
+        "subject",
+        "old_value",
+        "new_value",
+    },
 }
 
 
@@ -68,7 +120,7 @@ async def test_open_creates_every_table_at_head(db_url: str) -> None:
 
     found = columns(db_path(db_url))
     assert found == {**EXPECTED_COLUMNS, "alembic_version": {"version_num"}}
-    assert version(db_path(db_url)) == [head_revision()] == ["0002"]
+    assert version(db_path(db_url)) == [head_revision()] == ["0003"]
 
 
 async def test_indexes_and_constraints_exist(db_url: str) -> None:
@@ -104,7 +156,7 @@ async def test_opening_twice_keeps_data_and_version(db_url: str) -> None:
     finally:
         await repo.aclose()
     assert settings.memes_only is True
-    assert version(db_path(db_url)) == ["0002"]
+    assert version(db_path(db_url)) == ["0003"]
 
 
 async def test_downgrade_to_base_and_upgrade_again(db_url: str) -> None:
@@ -163,7 +215,7 @@ async def test_upgrade_from_0001_keeps_verdict_replies_resolvable(db_url: str) -
         assert (await repo.chat_stats(**where)).feedback_votes == 2  # the corrections survived
     finally:
         await repo.aclose()
-    assert version(db_path(db_url)) == ["0002"]
+    assert version(db_path(db_url)) == ["0003"]
 
 
 async def test_downgrade_to_0001_keeps_the_newest_verdict_reply(db_url: str) -> None:
@@ -178,6 +230,7 @@ async def test_downgrade_to_0001_keeps_the_newest_verdict_reply(db_url: str) -> 
         await repo.aclose()
 
     await downgrade(db_url, "0001")
+    assert version(db_path(db_url)) == ["0001"]
 
     with sqlite3.connect(db_path(db_url)) as db:
         assert db.execute("SELECT message_id, reply_message_id FROM classifications").fetchall() == [
@@ -185,6 +238,80 @@ async def test_downgrade_to_0001_keeps_the_newest_verdict_reply(db_url: str) -> 
         ]
         assert db.execute("SELECT count(*) FROM corrections").fetchone() == (1,)
     assert "verdict_messages" not in columns(db_path(db_url))
+
+
+def _settings_at_0002(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO chat_settings (platform, chat_id, memes_only, action, threshold, auto_reply,"
+            " updated_at) VALUES ('telegram', '-100', 1, 'dryrun', 0.9, 1, '2026-01-01 00:00:00+00:00')"
+        )
+
+
+async def test_upgrade_from_0002_keeps_settings_and_opens_the_review_band(db_url: str) -> None:
+    await upgrade(db_url, "0001")
+    _insert_classification(db_path(db_url), message_id="10", reply_message_id=None)
+    await upgrade(db_url, "0002")
+    _settings_at_0002(db_path(db_url))
+
+    repo = await Repository.open(db_url)
+    try:
+        where = {"platform": "telegram", "chat_id": "-100"}
+        settings = await repo.get_chat_settings(**where)
+        assert (settings.memes_only, settings.action, settings.threshold) == (True, "dryrun", 0.9)
+        assert (settings.review_threshold, settings.review_chat_id) == (0.5, None)
+        record = await repo.find_classification(**where, message_id="10")
+        assert record is not None
+        await repo.moderation.set_label(
+            **where,
+            image_sha256=record.image_sha256,
+            label="not_meme",
+            phash=1,
+            pixels=bytes(4096),
+            classification_id=record.id,
+            user_id="mod",
+            user_name="Mod",
+        )
+        await repo.moderation.queue(
+            classification_id=record.id, kind="appeal", poster_id="alice", poster_name="A"
+        )
+        await repo.moderation.audit(**where, actor_id="mod", actor_name="Mod", action="label")
+    finally:
+        await repo.aclose()
+    assert version(db_path(db_url)) == ["0003"]
+
+
+async def test_downgrade_from_0003_keeps_the_older_data(db_url: str) -> None:
+    await upgrade(db_url, "0001")
+    _insert_classification(db_path(db_url), message_id="10", reply_message_id=None)
+    await upgrade(db_url, "0002")
+    _settings_at_0002(db_path(db_url))
+    repo = await Repository.open(db_url)
+    try:
+        record = await repo.find_classification(platform="telegram", chat_id="-100", message_id="10")
+        assert record is not None
+        await repo.moderation.queue(
+            classification_id=record.id, kind="review", poster_id="alice", poster_name="A"
+        )
+        await repo.update_chat_settings(platform="telegram", chat_id="-100", review_threshold=0.6)
+    finally:
+        await repo.aclose()
+
+    await downgrade(db_url, "0002")
+
+    assert version(db_path(db_url)) == ["0002"]
+    found = columns(db_path(db_url))
+    assert not {"trusted_labels", "review_items", "audit_log"} & set(found)
+    assert found["chat_settings"] == EXPECTED_COLUMNS["chat_settings"] - {
+        "review_threshold",
+        "review_chat_id",
+    }
+    with sqlite3.connect(db_path(db_url)) as db:
+        assert db.execute("SELECT action, threshold FROM chat_settings").fetchall() == [("dryrun", 0.9)]
+        assert db.execute("SELECT count(*) FROM classifications").fetchone() == (1,)
+        assert db.execute("SELECT count(*) FROM corrections").fetchone() == (1,)
+    await upgrade(db_url)  # and back up again
+    assert version(db_path(db_url)) == ["0003"]
 
 
 async def test_migration_matches_the_models(db_url: str) -> None:
@@ -246,10 +373,10 @@ def test_new_revisions_render_from_the_template(tmp_path: Path) -> None:
         "version_locations", os.pathsep.join([str(MIGRATIONS_DIR / "versions"), str(tmp_path)])
     )
 
-    script = command.revision(config, message="add a column", rev_id="0003", version_path=str(tmp_path))
+    script = command.revision(config, message="add a column", rev_id="0004", version_path=str(tmp_path))
 
     assert script is not None and not isinstance(script, list)
     source = Path(script.path).read_text()
     compile(source, script.path, "exec")
-    assert "revision: str = '0003'" in source
-    assert "down_revision: str | None = '0002'" in source
+    assert "revision: str = '0004'" in source
+    assert "down_revision: str | None = '0003'" in source
