@@ -27,7 +27,11 @@ PURGE_EVERY_S = 3600.0
 async def open_repository(config: Config) -> Repository:
     m = config.moderation
     defaults = ChatDefaults(
-        memes_only=m.memes_only, action=m.action, threshold=m.threshold, auto_reply=m.auto_reply
+        memes_only=m.memes_only,
+        action=m.action,
+        threshold=m.threshold,
+        auto_reply=m.auto_reply,
+        review_threshold=m.review_threshold,
     )
     try:
         return await Repository.open(config.storage.url, defaults=defaults)

@@ -10,8 +10,12 @@ from bot import replies
 from bot.config import ModerationConfig
 from bot.errors import UserError
 from bot.events import CommandIssued
+from bot.moderation.audit import AuditTrail
+from bot.moderation.commands import parse_fraction
 from storage import ChatSettings, Repository, export_corrections
 
+# The audit log's name for each setting: the command that changes it.
+AUDITED = {"memes_only": "memesonly", "action": "mode", "threshold": "threshold", "auto_reply": "autoreply"}
 ACTIONS = {
     "delete": "non-memes are deleted, with a short notice",
     "warn": "non-memes get a warning reply",
@@ -22,9 +26,10 @@ ACTIONS = {
 class SettingsCommands:
     """/help, /memesonly, /mode, /threshold, /autoreply, /stats and /export."""
 
-    def __init__(self, *, repo: Repository, moderation: ModerationConfig) -> None:
+    def __init__(self, *, repo: Repository, moderation: ModerationConfig, audit: AuditTrail) -> None:
         self._repo = repo
         self._moderation = moderation
+        self._audit = audit
         self._handlers: dict[str, Callable[[CommandIssued], Awaitable[str | None]]] = {
             "help": self._help,
             "start": self._help,
@@ -72,7 +77,7 @@ class SettingsCommands:
         if not arg:
             current = (await self._settings(ev)).threshold
             return f"Threshold: {current:.2f}. I act on non-memes when I'm at least {current:.0%} sure."
-        value = _parse_threshold(arg)
+        value = parse_fraction(arg, "/threshold 0.8")
         await self._require_moderator(ev)
         await self._update(ev, threshold=value)
         return f"Threshold set to {value:.2f}: I act on non-memes when I'm at least {value:.0%} sure."
@@ -117,16 +122,26 @@ class SettingsCommands:
             await ev.ctx.send_file(
                 filename=out.name, data=out.read_bytes(), caption=caption, reply_to=ev.message_id
             )
+            await self._audit.record(ev.ctx, ev.sender, "export", new=f"{summary.images} images")
 
     async def _settings(self, ev: CommandIssued) -> ChatSettings:
         return await self._repo.get_chat_settings(platform=ev.ctx.platform, chat_id=ev.ctx.chat_id)
 
     async def _update(self, ev: CommandIssued, **changes: object) -> ChatSettings:
-        return await self._repo.update_chat_settings(
+        """Changes settings and writes each change that took place to the audit log."""
+        old = await self._settings(ev)
+        new = await self._repo.update_chat_settings(
             platform=ev.ctx.platform,
             chat_id=ev.ctx.chat_id,
             **changes,  # type: ignore[arg-type]
         )
+        for name in changes:
+            before, after = getattr(old, name), getattr(new, name)
+            if before != after:
+                await self._audit.record(
+                    ev.ctx, ev.sender, AUDITED[name], old=_shown(before), new=_shown(after)
+                )
+        return new
 
     async def _require_moderator(self, ev: CommandIssued) -> None:
         if not await ev.ctx.is_moderator(ev.sender.user_id):
@@ -148,17 +163,8 @@ def _one_arg(ev: CommandIssued, default: str, usage: str) -> str:
     return ev.args[0].lower() if ev.args else default
 
 
-def _parse_threshold(arg: str) -> float:
-    text = arg.rstrip("%")
-    try:
-        value = float(text)
-    except ValueError:
-        raise UserError(f"{arg!r} is not a number. Use e.g. /threshold 0.8.") from None
-    if arg.endswith("%") or value > 1:
-        value /= 100
-    if not 0.5 <= value <= 0.99:
-        raise UserError("The threshold must be between 0.5 and 0.99 (50% to 99%).")
-    return round(value, 4)
+def _shown(value: object) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
 def _safe(text: str) -> str:

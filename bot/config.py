@@ -85,7 +85,9 @@ class ModerationConfig:
     threshold: float = field(default=0.8, metadata=_limits(0.5, 0.99))
     auto_reply: bool = True
     exempt_moderators: bool = True
+    review_threshold: float = field(default=0.5, metadata=_limits(0.5, 1.0))  # 1: no review band
     notice_seconds: float = field(default=10.0, metadata=_limits(0.0, 600.0))
+    appeal_seconds: float = field(default=300.0, metadata=_limits(0.0, 86400.0))
     corrections_per_minute: int = field(default=10, metadata=_limits(1, 1000))
 
 

@@ -5,15 +5,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from bot import replies
 from bot.commands import SettingsCommands
 from bot.config import ModerationConfig, StorageConfig
-from bot.enforcement import MemesOnlyEnforcer, offends
+from bot.enforcement import MemesOnlyEnforcer, Notices, doubtful, offends
 from bot.errors import ChatUnavailable, ModeratorCheckFailed, UserError
-from bot.events import Button, ButtonPressed, ChatContext, CommandIssued, Event, ImagePosted, Sender
+from bot.events import (
+    Button,
+    ButtonPressed,
+    ChatContext,
+    CommandIssued,
+    Event,
+    ImagePosted,
+    ImageRef,
+    Sender,
+)
 from bot.imaging_commands import ImagingCommands
 from bot.judging import ImageJudge, Judged
+from bot.moderation.audit import AuditTrail
+from bot.moderation.commands import ModerationCommands
+from bot.moderation.desk import ReviewDesk
+from bot.moderation.labels import LabelBook
+from bot.moderation.payloads import appeal_payload, parse_appeal, parse_decision
 from bot.ratelimit import SlidingWindowLimiter
 from classifier import Classifier
 from storage import ChatSettings, ClassificationRecord, DatabaseError, Repository
@@ -35,9 +50,18 @@ class BotCore:
     ) -> None:
         self._repo = repo
         self._limiter = SlidingWindowLimiter(moderation.corrections_per_minute, 60.0)
-        self._settings_commands = SettingsCommands(repo=repo, moderation=moderation)
+        self._notices = Notices()
+        self._audit = AuditTrail(repo)
+        self._labels = LabelBook(classifier=classifier, repo=repo)
+        self._desk = ReviewDesk(
+            repo=repo, labels=self._labels, audit=self._audit, notices=self._notices, moderation=moderation
+        )
+        self._settings_commands = SettingsCommands(repo=repo, moderation=moderation, audit=self._audit)
+        self._moderation_commands = ModerationCommands(repo=repo, desk=self._desk, audit=self._audit)
         self._judging = ImageJudge(classifier=classifier, repo=repo, storage=storage)
-        self._enforcer = MemesOnlyEnforcer(repo=repo, moderation=moderation)
+        self._enforcer = MemesOnlyEnforcer(
+            repo=repo, moderation=moderation, notices=self._notices, audit=self._audit
+        )
         self._imaging = imaging or ImagingCommands.for_classifier(
             classifier.settings, fetch=self._judging.fetch
         )
@@ -62,7 +86,7 @@ class BotCore:
     async def aclose(self) -> None:
         """Stop the imaging workers; remove the self-deleting notices now rather than leave them behind."""
         self._imaging.close()
-        await self._enforcer.aclose()
+        await self._notices.aclose()
 
     # ---- images posted -------------------------------------------------------------------
 
@@ -71,17 +95,49 @@ class BotCore:
         if not settings.memes_only and not settings.auto_reply:
             return
         enforce = await self._enforcer.applies(ev, settings)
-        judged = await asyncio.gather(
-            *(self._judging.judge(ev.ctx, ev.sender, ref, ev.message_id) for ref in ev.images)
-        )
-        offending = [j for j in judged if enforce and offends(j.verdict, settings.threshold)]
+        judged = await self._judge_all(ev.ctx, ev.sender, ev.images, ev.message_id)
+        offending = [j for j in judged if enforce and offends(j, settings.threshold)]
         deleted, notes = await self._enforcer.enforce(ev, offending, settings) if offending else (set(), [])
+        queued = await self._queue_doubtful(ev, [j for j in judged if enforce and doubtful(j, settings)])
         kept = [j for j in judged if j.message_id not in deleted]
-        warn = settings.action == "warn" and bool(offending)
-        if enforce is None and any(offends(j.verdict, settings.threshold) for j in judged):
+        warned = offending if settings.action == "warn" else []
+        if enforce is None and any(offends(j, settings.threshold) for j in judged):
             notes.append(replies.unchecked_poster(ev.ctx.platform, ev.sender.display_name))
-        if kept and (settings.auto_reply or warn or notes):
-            await self._reply_verdicts(ev.ctx, kept, reply_to=ev.message_id, warn=warn, notes=notes)
+        if kept and (settings.auto_reply or warned or notes):
+            await self._reply_verdicts(
+                ev.ctx, kept, reply_to=ev.message_id, warned=warned, queued=queued, notes=notes
+            )
+
+    async def _judge_all(
+        self, ctx: ChatContext, sender: Sender, refs: Sequence[ImageRef], message_id: str
+    ) -> list[Judged]:
+        """Every image judged at once, each under the chat's label for it when a moderator gave one."""
+        judged = await asyncio.gather(*(self._judging.judge(ctx, sender, ref, message_id) for ref in refs))
+        return [await self._under_label(ctx, j) for j in judged]
+
+    async def _under_label(self, ctx: ChatContext, judged: Judged) -> Judged:
+        if judged.verdict is None:
+            return judged
+        try:
+            label = await self._labels.covering(ctx, judged.verdict)
+        except DatabaseError:  # the model's verdict still stands
+            log.exception("could not look up the labels of %s:%s", ctx.platform, ctx.chat_id)
+            return judged
+        return judged if label is None else replace(judged, trusted=label)
+
+    async def _queue_doubtful(self, ev: ImagePosted, doubtful_ones: Sequence[Judged]) -> set[int]:
+        """Queues the review band's verdicts for a moderator; the ids of the records queued."""
+        queued: set[int] = set()
+        for judged in doubtful_ones:
+            if judged.record is None:
+                continue
+            try:
+                await self._desk.queue(ev.ctx, judged.record, "review", ev.sender)
+            except DatabaseError:  # the post is kept either way; only the review is lost
+                log.exception("could not queue classification %d for review", judged.record.id)
+                continue
+            queued.add(judged.record.id)
+        return queued
 
     async def _reply_verdicts(
         self,
@@ -89,12 +145,14 @@ class BotCore:
         judged: Sequence[Judged],
         *,
         reply_to: str | None,
-        warn: bool = False,
+        warned: Sequence[Judged] = (),
+        queued: set[int] | frozenset[int] = frozenset(),
         notes: Sequence[str] = (),
     ) -> None:
         many = len(judged) > 1
         lines: list[str] = []
         buttons: list[Button] = []
+        appeals: list[Button] = []
         for index, j in enumerate(judged, start=1):
             prefix = f"{index}. " if many else ""
             if j.verdict is None:
@@ -102,13 +160,22 @@ class BotCore:
                 continue
             about = f" — {j.ref.note}" if j.ref.note else ""
             unsaved = f" {j.error}" if j.record is None else ""
-            lines.append(f"{prefix}{replies.verdict_line(j.verdict)}{about}{unsaved}")
+            review = (
+                " — kept for a moderator's review" if j.record is not None and j.record.id in queued else ""
+            )
+            lines.append(f"{prefix}{replies.judged_text(j)}{about}{review}{unsaved}")
             if j.record is not None:
                 buttons += replies.feedback_buttons(j.record.id, index if many else None)
-        if warn:
+                if any(w is j for w in warned):
+                    appeals.append(
+                        Button(f"⚖️ Appeal{f' {index}' if many else ''}", appeal_payload(j.record.id))
+                    )
+        if warned:
             lines.append("⚠️ This chat is memes only. Please keep it to memes.")
+            if appeals:
+                lines.append("If it was a meme, the poster can press Appeal.")
         lines += notes
-        sent = await ctx.send("\n".join(lines), reply_to=reply_to, buttons=buttons)
+        sent = await ctx.send("\n".join(lines), reply_to=reply_to, buttons=buttons + appeals)
         records = [j.record for j in judged if j.record is not None]
         if len(records) == 1:  # /correct on a verdict must name exactly one image
             try:
@@ -127,6 +194,8 @@ class BotCore:
             await self._cmd_correct(ev)
         elif ev.name in ImagingCommands.NAMES:
             await self._imaging.run(ev)
+        elif ev.name in ModerationCommands.NAMES:
+            await self._moderation_commands.run(ev)
         else:
             await self._settings_commands.run(ev)
 
@@ -134,16 +203,14 @@ class BotCore:
         if ev.reply_to is None or not ev.reply_to.images:
             raise UserError("Reply to a message with an image and send /classify.")
         target = ev.reply_to.message_id
-        judged = await asyncio.gather(
-            *(self._judging.judge(ev.ctx, ev.sender, r, target) for r in ev.reply_to.images)
-        )
+        judged = await self._judge_all(ev.ctx, ev.sender, ev.reply_to.images, target)
         await self._reply_verdicts(ev.ctx, judged, reply_to=ev.message_id or target)
 
     async def _cmd_correct(self, ev: CommandIssued) -> None:
         label = _parse_label(ev.args)
         record = await self._correction_target(ev)
-        trusted = await self._record_vote(ev.ctx, ev.sender, record, label)
-        await ev.ctx.send(_noted(label, trusted), reply_to=ev.message_id)
+        noted = await self._record_vote(ev.ctx, ev.sender, record, label)
+        await ev.ctx.send(noted, reply_to=ev.message_id)
 
     async def _correction_target(self, ev: CommandIssued) -> ClassificationRecord:
         if ev.reply_to is None:
@@ -168,6 +235,12 @@ class BotCore:
     # ---- feedback buttons ----------------------------------------------------------------
 
     async def _on_button(self, ev: ButtonPressed) -> None:
+        if (appealed := parse_appeal(ev.payload)) is not None:
+            await self._desk.appeal(ev, appealed)
+            return
+        if (decision := parse_decision(ev.payload)) is not None:
+            await self._desk.decide(ev, *decision)
+            return
         parsed = replies.parse_feedback_payload(ev.payload)
         if parsed is None:
             await ev.answer("That button isn't one of mine.")
@@ -178,13 +251,12 @@ class BotCore:
             await ev.answer("I no longer have that verdict on record.")
             return
         label = record.label if right else replies.OTHER_LABEL[record.label]
-        trusted = await self._record_vote(ev.ctx, ev.sender, record, label)
-        await ev.answer(_noted(label, trusted))
+        await ev.answer(await self._record_vote(ev.ctx, ev.sender, record, label))
 
     async def _record_vote(
         self, ctx: ChatContext, sender: Sender, record: ClassificationRecord, label: str
-    ) -> bool | None:
-        """Record one correction; whether it was trusted (a moderator's), None when that is unknown."""
+    ) -> str:
+        """Record one correction; a moderator's also becomes the chat's label. Returns the thanks."""
         if not self._limiter.allow((ctx.platform, sender.user_id)):
             raise UserError("You're sending corrections too fast. Please wait a minute.")
         trusted: bool | None
@@ -196,13 +268,20 @@ class BotCore:
             await self._repo.record_correction(
                 classification_id=record.id, user_id=sender.user_id, label=label, trusted=bool(trusted)
             )
+            if trusted:
+                made, old = await self._labels.set(ctx, sender, record, label)
         except DatabaseError:
             log.exception("could not record a correction on classification %d", record.id)
             raise UserError(replies.CORRECTION_NOT_RECORDED) from None
         log.info(
             "correction %s on classification %d by %s:%s", label, record.id, ctx.platform, sender.user_id
         )
-        return trusted
+        if not trusted:
+            return _noted(label, trusted)
+        await self._audit.record(
+            ctx, sender, "label", subject=f"#{made.id} {made.image_sha256[:12]}", old=old, new=label
+        )
+        return replies.labelled(label, made.id, reposts=made.pixels is not None)
 
     # ---- helpers -------------------------------------------------------------------------
 

@@ -9,25 +9,43 @@ from collections.abc import Sequence
 from bot import replies
 from bot.config import ModerationConfig
 from bot.errors import MessageGone, ModeratorCheckFailed, PermissionMissing
-from bot.events import ChatContext, ImagePosted
+from bot.events import Button, ChatContext, ImagePosted, SentMessage
 from bot.judging import Judged
-from classifier import Verdict
+from bot.moderation.audit import BOT, AuditTrail
 from storage import ChatSettings, DatabaseError, Repository
 
 log = logging.getLogger(__name__)
 
 
-def offends(verdict: Verdict | None, threshold: float) -> bool:
+def offends(judged: Judged, threshold: float) -> bool:
+    """A non-meme to act on: a moderator labelled it so, or the model is at least `threshold` sure."""
+    if judged.trusted is not None:
+        return judged.trusted.label == "not_meme"
+    verdict = judged.verdict
     return verdict is not None and verdict.label == "not_meme" and verdict.confidence >= threshold
 
 
-class MemesOnlyEnforcer:
-    """Deletes, warns about or only records non-memes in memes-only chats; owns the pending notices."""
+def doubtful(judged: Judged, settings: ChatSettings) -> bool:
+    """A non-meme in the review band: kept, and queued for a moderator (never one a moderator labelled)."""
+    verdict = judged.verdict
+    return (
+        judged.trusted is None
+        and verdict is not None
+        and verdict.label == "not_meme"
+        and settings.review_threshold <= verdict.confidence < settings.threshold
+    )
 
-    def __init__(self, *, repo: Repository, moderation: ModerationConfig) -> None:
+
+class MemesOnlyEnforcer:
+    """Deletes, warns about or only records non-memes in memes-only chats."""
+
+    def __init__(
+        self, *, repo: Repository, moderation: ModerationConfig, notices: Notices, audit: AuditTrail
+    ) -> None:
         self._repo = repo
         self._moderation = moderation
-        self._pending_deletes: dict[asyncio.Task[None], tuple[ChatContext, str]] = {}
+        self._notices = notices
+        self._audit = audit
 
     async def applies(self, ev: ImagePosted, settings: ChatSettings) -> bool | None:
         """Whether this post is held to memes-only (moderators are exempt unless configured not to be);
@@ -68,26 +86,29 @@ class MemesOnlyEnforcer:
                     await self._repo.set_action_taken(classification_id=judged.record.id, action_taken=taken)
                 except DatabaseError:  # the action happened; only its record is missing
                     log.exception("could not record action %s on %d", taken, judged.record.id)
-        if deleted:
-            verdict = offending[0].verdict
-            assert verdict is not None
-            await self._notice(
-                ev.ctx,
-                f"🚫 Removed a non-meme from {ev.sender.display_name} ({replies.verdict_line(verdict)}). "
-                "This chat is memes only.",
-            )
+            if taken == "deleted":
+                subject = f"message {judged.message_id} by {ev.sender.display_name}"
+                verdict = replies.judged_text(judged)
+                await self._audit.record(ev.ctx, BOT, "removal", subject=subject, new=verdict)
+        removed = [j for j in offending if j.message_id in deleted]
+        if removed:
+            await self._removal_notice(ev, removed)
         return deleted, problems
 
-    async def aclose(self) -> None:
-        """Remove the self-deleting notices now rather than leave them behind."""
-        pending = list(self._pending_deletes.items())
-        self._pending_deletes.clear()
-        for task, _ in pending:
-            task.cancel()
-        await asyncio.gather(*(t for t, _ in pending), return_exceptions=True)
-        deletions = [_quiet_delete(ctx, message_id) for _, (ctx, message_id) in pending]
-        if deletions:
-            await asyncio.wait_for(asyncio.gather(*deletions), timeout=10)
+    async def _removal_notice(self, ev: ImagePosted, removed: Sequence[Judged]) -> None:
+        """One notice for the post, with an Appeal button per removed image the poster can press."""
+        seconds = self._moderation.appeal_seconds
+        records = [j.record for j in removed if j.record is not None]
+        many = len(records) > 1
+        buttons = [replies.appeal_button(r.id, i if many else None) for i, r in enumerate(records, start=1)]
+        text = (
+            f"🚫 Removed a non-meme from {ev.sender.display_name} ({replies.judged_text(removed[0])}). "
+            "This chat is memes only."
+        )
+        if buttons:
+            text += f" {ev.sender.display_name}: if it was a meme, press Appeal"
+            text += f" within {replies.duration(seconds)}." if seconds > 0 else "."
+        await self._notices.post(ev.ctx, text, seconds=seconds, buttons=buttons)
 
     async def _delete_offender(self, ctx: ChatContext, message_id: str) -> tuple[str, str | None]:
         try:
@@ -98,15 +119,37 @@ class MemesOnlyEnforcer:
             return "delete_failed", None
         return "deleted", None
 
-    async def _notice(self, ctx: ChatContext, text: str) -> None:
-        sent = await ctx.send(text)
-        if self._moderation.notice_seconds > 0:
-            task = asyncio.create_task(self._delete_later(ctx, sent.message_id))
-            self._pending_deletes[task] = (ctx, sent.message_id)
-            task.add_done_callback(lambda t: self._pending_deletes.pop(t, None))
 
-    async def _delete_later(self, ctx: ChatContext, message_id: str) -> None:
-        await asyncio.sleep(self._moderation.notice_seconds)
+class Notices:
+    """Notices that remove themselves after a while; on shutdown they are removed at once."""
+
+    def __init__(self) -> None:
+        self._pending: dict[asyncio.Task[None], tuple[ChatContext, str]] = {}
+
+    async def post(
+        self, ctx: ChatContext, text: str, *, seconds: float, buttons: Sequence[Button] = ()
+    ) -> SentMessage:
+        """Posts `text`; it is deleted after `seconds` (never when 0)."""
+        sent = await ctx.send(text, buttons=buttons)
+        if seconds > 0:
+            task = asyncio.create_task(self._delete_later(ctx, sent.message_id, seconds))
+            self._pending[task] = (ctx, sent.message_id)
+            task.add_done_callback(lambda t: self._pending.pop(t, None))
+        return sent
+
+    async def aclose(self) -> None:
+        """Remove the self-deleting notices now rather than leave them behind."""
+        pending = list(self._pending.items())
+        self._pending.clear()
+        for task, _ in pending:
+            task.cancel()
+        await asyncio.gather(*(t for t, _ in pending), return_exceptions=True)
+        deletions = [_quiet_delete(ctx, message_id) for _, (ctx, message_id) in pending]
+        if deletions:
+            await asyncio.wait_for(asyncio.gather(*deletions), timeout=10)
+
+    async def _delete_later(self, ctx: ChatContext, message_id: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
         await _quiet_delete(ctx, message_id)
 
 

@@ -63,7 +63,13 @@ class ChatContext(Protocol):
         ...
 
     async def send_image(
-        self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
+        self,
+        *,
+        filename: str,
+        data: bytes,
+        caption: str = "",
+        reply_to: str | None = None,
+        buttons: Sequence[Button] = (),
     ) -> SentMessage:
         """Send a picture shown inline that users can save (PNG or JPEG bytes), unlike send_file."""
         ...
@@ -73,6 +79,15 @@ class ChatContext(Protocol):
         ...
 
     async def is_moderator(self, user_id: str) -> bool: ...
+
+    async def tell_user(self, user_id: str, text: str) -> bool:
+        """A private message to one person (a DM); False where the platform or the person refuses it."""
+        ...
+
+    async def open_chat(self, chat_id: str) -> ChatContext:
+        """The way to another chat of the same platform (a review chat, or the chat a review item is
+        from); raises ChatUnavailable when the bot cannot reach it."""
+        ...
 
 
 @dataclass(frozen=True)

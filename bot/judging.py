@@ -10,7 +10,7 @@ from bot.config import StorageConfig
 from bot.errors import UserError
 from bot.events import ChatContext, ImageRef, Sender
 from classifier import Classifier, InvalidImage, Overloaded, RequestTimedOut, Verdict
-from storage import ClassificationRecord, DatabaseError, Repository
+from storage import ClassificationRecord, DatabaseError, Repository, TrustedLabel
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,14 @@ class Judged:
     verdict: Verdict | None = None
     record: ClassificationRecord | None = None  # None with a verdict: the database refused the write
     error: str | None = None
+    trusted: TrustedLabel | None = None  # a moderator's label that covers this image in this chat
+
+    @property
+    def label(self) -> str | None:
+        """What the chat goes by: a moderator's label over the model's."""
+        if self.trusted is not None:
+            return self.trusted.label
+        return None if self.verdict is None else self.verdict.label
 
 
 class ImageJudge:

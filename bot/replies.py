@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.events import Button
+from bot.moderation.payloads import appeal_payload
 from classifier import Verdict
+
+if TYPE_CHECKING:
+    from bot.judging import Judged
 
 LABEL_TEXT = {"meme": "Meme", "not_meme": "Not a meme"}
 LABEL_EMOJI = {"meme": "😂", "not_meme": "🖼️"}
@@ -48,6 +54,36 @@ def verdict_line(verdict: Verdict) -> str:
     return verdict_text(verdict.label, verdict.confidence)
 
 
+def judged_text(judged: Judged) -> str:
+    """The verdict as the chat goes by it: a moderator's label, else the model's verdict."""
+    if judged.trusted is not None:
+        label = judged.trusted.label
+        return f"{LABEL_EMOJI.get(label, '')} {label_text(label)} (a moderator's label)".strip()
+    assert judged.verdict is not None, "only judged images with a verdict have a line"
+    return verdict_line(judged.verdict)
+
+
+def labelled(label: str, label_id: int, *, reposts: bool) -> str:
+    """The thanks for a moderator's correction, which becomes the chat's label at once."""
+    covers = "this image and its reposts" if reposts else "this exact file"
+    return (
+        f"Thanks! Noted: {label_text(label).lower()}. That's this chat's label for {covers} from now on "
+        f"(label #{label_id}; /unlabel {label_id} undoes it)."
+    )
+
+
+def duration(seconds: float) -> str:
+    """'5 minutes', '1 hour', '45 seconds': how long a notice stays, as people say it."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    if seconds >= 120:
+        return f"{round(seconds / 60)} minutes"
+    count = max(1, round(seconds))
+    return f"{count} second{'s' if count != 1 else ''}"
+
+
 def verdict_text(label: str, confidence: float) -> str:
     return f"{LABEL_EMOJI.get(label, '')} {label_text(label)} ({confidence:.0%})".strip()
 
@@ -58,6 +94,12 @@ def feedback_buttons(classification_id: int, index: int | None = None) -> list[B
         Button(f"✅ Right{suffix}", feedback_payload(classification_id, right=True)),
         Button(f"❌ Wrong{suffix}", feedback_payload(classification_id, right=False)),
     ]
+
+
+def appeal_button(classification_id: int, index: int | None = None) -> Button:
+    """The button under a removal or warning that only the poster may press."""
+    suffix = "" if index is None else f" {index}"
+    return Button(f"⚖️ Appeal{suffix}", appeal_payload(classification_id))
 
 
 def feedback_payload(classification_id: int, *, right: bool) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.adapters.base import EventHandler
-from bot.errors import MessageGone
+from bot.errors import ChatUnavailable, MessageGone
 from bot.events import (
     Button,
     ButtonPressed,
@@ -26,6 +26,7 @@ from bot.events import (
     Sender,
     SentMessage,
 )
+from bot.moderation.payloads import is_appeal_payload
 
 log = logging.getLogger(__name__)
 MODERATOR_ID = "console-moderator"
@@ -35,8 +36,8 @@ PATH_COMMANDS = frozenset({"classify", "explain", "memeify", "correct"})
 BANNER = """\
 memebot console: a local chat where you are a moderator. Type the path of an image to post it
 (several paths at once make an album), /help for commands, !N to press button N, /quit to leave.
-Your commands count as a moderator's; the images you post count as a member's, so memes-only
-rules apply to them."""
+Your commands and buttons count as a moderator's; the images you post count as a member's, so
+memes-only rules apply to them and their Appeal buttons are yours to press."""
 
 
 class ConsoleChat:
@@ -90,12 +91,18 @@ class ConsoleChat:
         return await self.send(f"📎 {path} ({len(data)} bytes) {caption}".rstrip(), reply_to=reply_to)
 
     async def send_image(
-        self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
+        self,
+        *,
+        filename: str,
+        data: bytes,
+        caption: str = "",
+        reply_to: str | None = None,
+        buttons: Sequence[Button] = (),
     ) -> SentMessage:
         # A terminal shows no pictures: save it where the next one (in this run or another) won't go.
         path = self._output_path(filename)
         path.write_bytes(data)
-        return await self.send(f"🖼️ {path} {caption}".rstrip(), reply_to=reply_to)
+        return await self.send(f"🖼️ {path} {caption}".rstrip(), reply_to=reply_to, buttons=buttons)
 
     def _output_path(self, filename: str) -> Path:
         """A new file in the export folder: the run's id and a number before the name."""
@@ -110,6 +117,15 @@ class ConsoleChat:
 
     async def is_moderator(self, user_id: str) -> bool:
         return user_id == MODERATOR_ID
+
+    async def tell_user(self, user_id: str, text: str) -> bool:
+        self.say(f"memebot (privately): {text}")
+        return True
+
+    async def open_chat(self, chat_id: str) -> ConsoleChat:
+        if chat_id != self.chat_id:
+            raise ChatUnavailable(f"the console has one chat ({self.chat_id}), not {chat_id}")
+        return self
 
 
 class ConsoleAdapter:
@@ -193,7 +209,10 @@ class ConsoleAdapter:
         async def answer(text: str) -> None:
             self.chat.say(f"memebot (only you see this): {text}")
 
-        await self._handler(ButtonPressed(self.chat, self._moderator, payload, message_id, answer))
+        # You post as the member, so an Appeal button (which only the poster may press) is yours as
+        # the member; every other button is pressed as the moderator.
+        sender = self._member if is_appeal_payload(payload) else self._moderator
+        await self._handler(ButtonPressed(self.chat, sender, payload, message_id, answer))
 
     async def _command(self, line: str) -> None:
         words = _split(line[1:])

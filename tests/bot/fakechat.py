@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.core import BotCore
-from bot.errors import MessageGone, PermissionMissing
+from bot.errors import ChatUnavailable, MessageGone, PermissionMissing
 from bot.events import (
     Button,
     ButtonPressed,
@@ -35,7 +35,14 @@ class Said:
 class FakeChat:
     """One chat: records what the bot sends and deletes; knows who moderates it."""
 
-    def __init__(self, *, platform: str = "test", chat_id: str = "chat-1", can_delete: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        platform: str = "test",
+        chat_id: str = "chat-1",
+        can_delete: bool = True,
+        directory: dict[str, FakeChat] | None = None,
+    ) -> None:
         self.platform = platform
         self.chat_id = chat_id
         self.can_delete = can_delete
@@ -43,7 +50,12 @@ class FakeChat:
         self.said: list[Said] = []
         self.deleted: list[str] = []
         self.live: set[str] = set()
-        self._ids = itertools.count(1000)
+        self.told: list[tuple[str, str]] = []  # private messages: (user id, text)
+        self.closed_dms: set[str] = set()  # people who take no private messages
+        # The other chats of the platform this one can reach (open_chat), itself included.
+        self.directory = directory if directory is not None else {}
+        self.directory[chat_id] = self
+        self._ids = itertools.count(1000 + 1000 * len(self.directory))
 
     def new_id(self) -> str:
         message_id = str(next(self._ids))
@@ -65,9 +77,15 @@ class FakeChat:
         return SentMessage(said.message_id)
 
     async def send_image(
-        self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
+        self,
+        *,
+        filename: str,
+        data: bytes,
+        caption: str = "",
+        reply_to: str | None = None,
+        buttons: Sequence[Button] = (),
     ) -> SentMessage:
-        said = Said(self.new_id(), caption, reply_to, image=(filename, data))
+        said = Said(self.new_id(), caption, reply_to, list(buttons), image=(filename, data))
         self.said.append(said)
         return SentMessage(said.message_id)
 
@@ -81,6 +99,21 @@ class FakeChat:
 
     async def is_moderator(self, user_id: str) -> bool:
         return user_id in self.moderators
+
+    async def tell_user(self, user_id: str, text: str) -> bool:
+        if user_id in self.closed_dms:
+            return False
+        self.told.append((user_id, text))
+        return True
+
+    async def open_chat(self, chat_id: str) -> FakeChat:
+        if chat_id not in self.directory:
+            raise ChatUnavailable(f"no chat {chat_id}")
+        return self.directory[chat_id]
+
+    def sibling(self, chat_id: str) -> FakeChat:
+        """Another chat of the same platform, reachable from this one (a review chat)."""
+        return FakeChat(platform=self.platform, chat_id=chat_id, directory=self.directory)
 
     def pop(self) -> Said:
         assert self.said, "the bot said nothing"
@@ -120,22 +153,35 @@ class Harness:
         return message_id
 
     async def command(
-        self, text: str, *, user: str = "alice", reply_to: str | None = None, images: Sequence[bytes] = ()
+        self,
+        text: str,
+        *,
+        user: str = "alice",
+        reply_to: str | None = None,
+        images: Sequence[bytes] = (),
+        chat: FakeChat | None = None,
     ) -> None:
         name, *args = text.lstrip("/").split()
         replied = None
         if reply_to is not None:
             replied = RepliedMessage(reply_to, tuple(image_ref(d) for d in images))
-        message_id = self.chat.new_id()
-        await self.core.handle(
-            CommandIssued(self.chat, self.user(user), name, tuple(args), message_id, replied)
-        )
+        where = chat or self.chat
+        message_id = where.new_id()
+        await self.core.handle(CommandIssued(where, self.user(user), name, tuple(args), message_id, replied))
 
-    async def press(self, button: Button, *, user: str = "alice") -> str:
+    async def press(
+        self,
+        button: Button,
+        *,
+        user: str = "alice",
+        chat: FakeChat | None = None,
+        message_id: str | None = None,
+    ) -> str:
         async def answer(text: str) -> None:
             self.answers.append(text)
 
-        await self.core.handle(ButtonPressed(self.chat, self.user(user), button.payload, None, answer))
+        where = chat or self.chat
+        await self.core.handle(ButtonPressed(where, self.user(user), button.payload, message_id, answer))
         return self.answers[-1]
 
     async def settle(self) -> None:

@@ -176,7 +176,9 @@ async def test_delete_mode_removes_non_meme_and_notice_removes_itself(bot: Harne
     assert bot.chat.deleted == [posted]
     notice = bot.chat.pop()
     assert "Removed a non-meme from Alice" in notice.text and not bot.chat.said
-    await asyncio.sleep(0.5)  # notice_seconds is 0.2 in the test config
+    assert "press Appeal within 1 second" in notice.text  # appeal_seconds is 0.2 in the test config
+    assert [b.label for b in notice.buttons] == ["⚖️ Appeal"]
+    await asyncio.sleep(0.5)
     assert bot.chat.deleted == [posted, notice.message_id]
     record = await repo.find_classification(platform="test", chat_id="chat-1", message_id=posted)
     assert record is not None and record.action_taken == "deleted"

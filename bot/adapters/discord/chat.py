@@ -82,10 +82,32 @@ class ChannelChat:
         return await self._post(_fit(caption), reply_to=reply_to, file=file)
 
     async def send_image(
-        self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
+        self,
+        *,
+        filename: str,
+        data: bytes,
+        caption: str = "",
+        reply_to: str | None = None,
+        buttons: Sequence[Button] = (),
     ) -> SentMessage:
         # Discord shows an attached PNG or JPEG inline, so a picture is just a file here.
-        return await self.send_file(filename=filename, data=data, caption=caption, reply_to=reply_to)
+        file = discord.File(io.BytesIO(data), filename)
+        return await self._post(_fit(caption), reply_to=reply_to, file=file, view=feedback_view(buttons))
+
+    async def tell_user(self, user_id: str, text: str) -> bool:
+        """A direct message; refused when the person does not take DMs from server members."""
+        try:
+            user = self._client.get_user(int(user_id)) or await self._client.fetch_user(int(user_id))
+            await user.send(_fit(text), allowed_mentions=NO_MENTIONS)
+        except (discord.HTTPException, ValueError) as exc:
+            log.info("could not send Discord user %s a direct message: %s", user_id, exc)
+            return False
+        return True
+
+    async def open_chat(self, chat_id: str) -> ChannelChat:
+        if chat_id == self.chat_id:
+            return self
+        return await open_channel(self._client, chat_id)
 
     async def _post(
         self,
@@ -157,6 +179,16 @@ class ChannelChat:
         return channel.permissions_for(member).manage_messages
 
 
+async def open_channel(client: discord.Client, chat_id: str) -> ChannelChat:
+    """The ChannelChat of a channel by id, its guild looked up (a DM has none)."""
+    try:
+        channel = client.get_channel(int(chat_id)) or await client.fetch_channel(int(chat_id))
+    except (discord.HTTPException, ValueError) as exc:
+        raise ChatUnavailable(f"channel {chat_id} is out of my reach") from exc
+    guild = getattr(channel, "guild", None)
+    return ChannelChat(client, channel_id=int(chat_id), guild_id=None if guild is None else guild.id)
+
+
 class InteractionChat:
     """Answers to one interaction, deferred at once because a verdict can take longer than Discord's 3 s.
 
@@ -202,9 +234,16 @@ class InteractionChat:
         return await self._answer(_fit(caption), private=False, file=discord.File(io.BytesIO(data), filename))
 
     async def send_image(
-        self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
+        self,
+        *,
+        filename: str,
+        data: bytes,
+        caption: str = "",
+        reply_to: str | None = None,
+        buttons: Sequence[Button] = (),
     ) -> SentMessage:
-        return await self.send_file(filename=filename, data=data, caption=caption, reply_to=reply_to)
+        file = discord.File(io.BytesIO(data), filename)
+        return await self._answer(_fit(caption), private=False, file=file, view=feedback_view(buttons))
 
     async def _answer(
         self,
@@ -243,6 +282,12 @@ class InteractionChat:
 
     async def delete(self, message_id: str) -> None:
         await self._channel.delete(message_id)
+
+    async def tell_user(self, user_id: str, text: str) -> bool:
+        return await self._channel.tell_user(user_id, text)
+
+    async def open_chat(self, chat_id: str) -> ChannelChat:
+        return await self._channel.open_chat(chat_id)
 
     async def is_moderator(self, user_id: str) -> bool:
         if int(user_id) != self._interaction.user.id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from telegram import (
@@ -80,6 +81,15 @@ class ModeratorCache:
         return answer
 
 
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes = field(repr=False)
+    caption: str = ""
+    reply_to: str | None = None
+    buttons: Sequence[Button] = ()
+
+
 class TelegramChat:
     """ChatContext for one chat (and forum topic); follows the chat when a group migrates."""
 
@@ -127,35 +137,39 @@ class TelegramChat:
     async def send_file(
         self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
     ) -> SentMessage:
-        return await self._upload("sendDocument", self._bot.send_document, filename, data, caption, reply_to)
+        upload = Upload(filename, data, caption, reply_to)
+        return await self._upload("sendDocument", self._bot.send_document, upload)
 
     async def send_image(
-        self, *, filename: str, data: bytes, caption: str = "", reply_to: str | None = None
-    ) -> SentMessage:
-        try:
-            return await self._upload("sendPhoto", self._bot.send_photo, filename, data, caption, reply_to)
-        except BadRequest as exc:  # over 10 MB, or a shape Telegram won't show as a photo
-            log.info("sending %s as a document instead of a photo: %s", filename, exc.message)
-            return await self.send_file(filename=filename, data=data, caption=caption, reply_to=reply_to)
-
-    async def _upload(
         self,
-        what: str,
-        send: Callable[..., Awaitable[Message]],
+        *,
         filename: str,
         data: bytes,
-        caption: str,
-        reply_to: str | None,
+        caption: str = "",
+        reply_to: str | None = None,
+        buttons: Sequence[Button] = (),
+    ) -> SentMessage:
+        upload = Upload(filename, data, caption, reply_to, buttons)
+        try:
+            return await self._upload("sendPhoto", self._bot.send_photo, upload)
+        except BadRequest as exc:  # over 10 MB, or a shape Telegram won't show as a photo
+            log.info("sending %s as a document instead of a photo: %s", filename, exc.message)
+            return await self._upload("sendDocument", self._bot.send_document, upload)
+
+    async def _upload(
+        self, what: str, send: Callable[..., Awaitable[Message]], upload: Upload
     ) -> SentMessage:
         """sendDocument and sendPhoto take the same arguments; only the method differs."""
+        markup = keyboard(upload.buttons)
         message = await self._call(
             what,
             lambda chat_id: send(
                 chat_id,
-                data,
-                filename=filename,
-                caption=_fit(caption, MAX_CAPTION) or None,
-                reply_parameters=_reply(reply_to),
+                upload.data,
+                filename=upload.filename,
+                caption=_fit(upload.caption, MAX_CAPTION) or None,
+                reply_parameters=_reply(upload.reply_to),
+                reply_markup=markup,
                 message_thread_id=self._thread_id,
             ),
             idempotent=False,
@@ -184,6 +198,33 @@ class TelegramChat:
             return False
         chat_id, member_id = self._chat_id, int(user_id)
         return await self._moderators.check(chat_id, member_id, lambda: self._is_admin(member_id))
+
+    async def tell_user(self, user_id: str, text: str) -> bool:
+        """A private chat message; Telegram refuses it until the person has started the bot."""
+        if not user_id.isdigit():
+            return False
+        try:
+            await call_api(
+                lambda: self._bot.send_message(int(user_id), _fit(text, MAX_TEXT)),
+                what=f"sendMessage to user {user_id}",
+                idempotent=False,
+            )
+        except (BadRequest, Forbidden) as exc:
+            log.info("could not message Telegram user %s privately: %s", user_id, exc.message)
+            return False
+        return True
+
+    async def open_chat(self, chat_id: str) -> TelegramChat:
+        if chat_id == self.chat_id:
+            return self
+        number = int(chat_id)
+        return TelegramChat(
+            bot=self._bot,
+            chat_id=number,
+            private=number > 0,  # Telegram's group and channel ids are negative
+            moderators=self._moderators,
+            migrate=self._migrate,
+        )
 
     async def _is_admin(self, user_id: int) -> bool:
         try:
