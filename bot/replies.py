@@ -24,12 +24,19 @@ I tell memes from non-memes. Post an image and I'll say which it is.
 /explain – reply to an image to see which parts drove my verdict (heatmap)
 /memeify – reply to a photo of a face and I'll caption it to match the expression
 /stats – what I've seen in this chat
+/report [days] – what memes-only did lately, and the threshold the corrections point to
 /help – this message
+Removed by mistake? Press Appeal under the notice (only the poster can).
 
 Moderators:
 /memesonly on|off|status – remove non-memes from this chat
 /mode delete|warn|dryrun – what happens to non-memes in a memes-only chat
 /threshold 0.5–0.99 – how sure I must be before acting
+/review_threshold 0.5–0.99|off – where doubtful non-memes start: kept and queued for review
+/review – the queue: doubtful posts and appeals, with buttons
+/reviewchat [CODE|off|status] – send the queue to a moderators' chat as well
+/labels, /unlabel N – your labels (your corrections are this chat's labels at once)
+/audit – the last 20 moderator actions and removals
 /autoreply on|off – reply to every image, or stay quiet
 /export – download the corrections as a training set (zip)"""
 

@@ -55,7 +55,7 @@ def config(tmp_path: Path, bright_checkpoint: Path) -> Config:
     return Config(
         classifier=ClassifierSettings(checkpoint=bright_checkpoint, max_wait_ms=2.0, warmup=False),
         storage=StorageConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'memebot.db'}"),
-        moderation=ModerationConfig(notice_seconds=0.2, appeal_seconds=0.2),
+        moderation=ModerationConfig(notice_seconds=0.2, appeal_seconds=60.0),
         console=ConsoleConfig(export_dir=tmp_path / "exports"),
     )
 

@@ -170,18 +170,22 @@ async def _memes_only(bot: Harness, mode: str = "delete") -> None:
     bot.chat.said.clear()
 
 
-async def test_delete_mode_removes_non_meme_and_notice_removes_itself(bot: Harness, repo: Repository) -> None:
+async def test_delete_mode_removes_non_meme_and_notice_removes_itself(
+    make_harness: Callable[..., Harness], config: Config, repo: Repository
+) -> None:
+    bot = make_harness(cfg=with_moderation(config, appeal_seconds=0.2))
     await _memes_only(bot)
     posted = await bot.post(not_meme_jpeg())
     assert bot.chat.deleted == [posted]
     notice = bot.chat.pop()
     assert "Removed a non-meme from Alice" in notice.text and not bot.chat.said
-    assert "press Appeal within 1 second" in notice.text  # appeal_seconds is 0.2 in the test config
+    assert "press Appeal within 1 second" in notice.text
     assert [b.label for b in notice.buttons] == ["⚖️ Appeal"]
     await asyncio.sleep(0.5)
     assert bot.chat.deleted == [posted, notice.message_id]
     record = await repo.find_classification(platform="test", chat_id="chat-1", message_id=posted)
     assert record is not None and record.action_taken == "deleted"
+    await bot.core.aclose()
 
 
 async def test_delete_mode_keeps_memes(bot: Harness) -> None:

@@ -11,7 +11,9 @@ from tests.fakes.discord_api import Permission, StoredMessage
 from tests.modelfactory import meme_jpeg, not_meme_jpeg
 
 SLASH = ["autoreply", "classify", "correct", "explain", "export", "help", "memeify", "memesonly", "mode"]
-SLASH += ["stats", "threshold"]
+SLASH += ["stats", "threshold", "report"]
+MODERATION = ["review", "reviewchat", "review_threshold", "labels", "unlabel", "audit"]
+SLASH += MODERATION
 FACE = (Path(__file__).resolve().parents[1] / "imaging" / "data" / "astronaut.jpg").read_bytes()
 MENUS = ["Classify image", "Explain verdict", "Mark as meme", "Mark as not a meme", "Memeify"]
 
@@ -26,7 +28,7 @@ async def test_commands_are_registered_globally_with_moderator_defaults(bot: Bot
     assert sorted(commands) == sorted(SLASH + MENUS)
     assert {c["type"] for n, c in commands.items() if n in MENUS} == {3}  # message context menus
     moderator_only = {n for n, c in commands.items() if c["default_member_permissions"]}
-    assert moderator_only == {"autoreply", "export", "memesonly", "mode", "threshold"}
+    assert moderator_only == {"autoreply", "export", "memesonly", "mode", "threshold", *MODERATION}
     assert int(commands["memesonly"]["default_member_permissions"]) == Permission.MANAGE_MESSAGES
 
 
@@ -65,12 +67,12 @@ async def test_correct_the_latest_verdict_or_a_linked_message(bot: Bot, world: W
     await verdict_for(bot, world, meme_jpeg(2))
 
     latest = await fake.slash_command(world.memes, world.alice, "correct", {"label": "not_meme"})
-    assert (await bot.answer(latest)).content == "Thanks! Noted: not a meme."
+    assert (await bot.answer(latest)).content.startswith("Thanks! Noted: not a meme.")
     link = f"https://discord.com/channels/{world.guild.id}/{world.memes.id}/{first.id}"
     linked = await fake.slash_command(
         world.memes, world.mod, "correct", {"label": "not_meme", "message": link}
     )
-    assert (await bot.answer(linked)).content == "Thanks! Noted: not a meme."
+    assert (await bot.answer(linked)).content.startswith("Thanks! Noted: not a meme.")
 
     stats = await bot.stats(world.memes)
     assert (stats.feedback_votes, stats.corrections) == (2, 2)
@@ -85,9 +87,9 @@ async def test_correct_the_latest_verdict_or_a_linked_message(bot: Bot, world: W
 async def test_mark_as_context_menus_correct_an_image(bot: Bot, world: World) -> None:
     posted, verdict = await verdict_for(bot, world, not_meme_jpeg())
     on_image = await bot.fake.context_menu(world.memes, world.alice, "Mark as meme", posted)
-    assert (await bot.answer(on_image)).content == "Thanks! Noted: meme."
+    assert (await bot.answer(on_image)).content.startswith("Thanks! Noted: meme.")
     on_verdict = await bot.fake.context_menu(world.memes, world.mod, "Mark as meme", verdict)
-    assert (await bot.answer(on_verdict)).content == "Thanks! Noted: meme."
+    assert (await bot.answer(on_verdict)).content.startswith("Thanks! Noted: meme.")
     assert (await bot.stats(world.memes)).corrections == 2
 
 
@@ -137,3 +139,13 @@ async def test_slash_memeify_without_a_face_says_so(bot: Bot, world: World) -> N
     )
     answer = await bot.answer(interaction)
     assert "couldn't find a face" in answer.content
+
+
+async def test_review_threshold_and_audit_as_slash_commands(bot: Bot, world: World) -> None:
+    interaction = await bot.fake.slash_command(world.memes, world.mod, "review_threshold", {"value": "0.6"})
+    answer = await bot.answer(interaction)
+    assert answer.ephemeral and "Review band: non-memes I'm 60% to 80% sure of" in answer.content
+    audit = await bot.answer(await bot.fake.slash_command(world.memes, world.mod, "audit", {}))
+    assert "review_threshold: 0.5 → 0.6" in audit.content
+    refused = await bot.answer(await bot.fake.slash_command(world.memes, world.alice, "audit", {}))
+    assert "only moderators" in refused.content

@@ -41,7 +41,14 @@ async def test_a_non_meme_is_downloaded_then_deleted_and_the_notice_removes_itse
     assert await bot.repo.has_image(record.image_sha256)  # the copy was taken before the delete
     notice = next(m for m in fake.bot_messages(world.memes, include_deleted=True) if "Removed" in m.content)
     assert notice.content.startswith("🚫 Removed a non-meme from alice")
-    await fake.wait_for(lambda: notice.deleted)  # notice_seconds = 0.2 in the test config
+    assert "press Appeal within 1 minute" in notice.content  # then it removes itself (tests/bot)
+    [appeal] = notice.custom_ids
+    refused = await fake.press_button(notice, world.mod, appeal)
+    assert (await bot.answer(refused)).content == "Only the poster can appeal."
+    appealed = await fake.press_button(notice, world.alice, appeal)
+    assert (await bot.answer(appealed)).content.startswith("Appeal sent")
+    item = await bot.repo.moderation.find_item(classification_id=record.id, kind="appeal")
+    assert item is not None and item.open and item.poster_id == str(world.alice.id)
     assert not kept.deleted and (await bot.reply_to(kept)).content.startswith("😂 Meme")
 
     by_mod = await fake.post_message(world.memes, world.mod, attachments=[image_file(not_meme_jpeg(1))])

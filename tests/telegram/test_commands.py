@@ -7,10 +7,12 @@ import zipfile
 
 from bot import replies
 from bot.adapters.telegram import TelegramAdapter
+from bot.config import Config
 from storage import Repository
+from tests.conftest import with_moderation
 from tests.fakes.telegram_api import FakeTelegram, JsonDict, SentMessage
 from tests.modelfactory import meme_jpeg, not_meme_jpeg
-from tests.telegram.conftest import Chats, eventually
+from tests.telegram.conftest import Chats, StartBot, eventually
 
 
 async def say(
@@ -66,15 +68,16 @@ async def test_everyone_moderates_their_own_private_chat(
 
 
 async def test_non_meme_is_deleted_with_a_notice_that_deletes_itself(
-    bot: TelegramAdapter, tg: FakeTelegram, chats: Chats
+    start_bot: StartBot, config: Config, tg: FakeTelegram, chats: Chats
 ) -> None:
+    await start_bot(with_moderation(config, appeal_seconds=0.2))
     await say(tg, chats.group, chats.olga, "/memesonly on", expect="Memes-only is on")
     posted = tg.send_photo(chats.group, chats.alice, not_meme_jpeg())
     notice = await tg.wait_for_message(chats.group, containing="Removed a non-meme from Alice")
 
     assert posted["message_id"] in tg.deleted(chats.group)
     assert tg.message(chats.group, posted["message_id"]) is None
-    await tg.wait_for(lambda: notice.deleted)  # notice_seconds is 0.2 in the test config
+    await tg.wait_for(lambda: notice.deleted)
 
 
 async def test_memes_and_moderators_images_stay(bot: TelegramAdapter, tg: FakeTelegram, chats: Chats) -> None:

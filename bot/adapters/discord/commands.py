@@ -16,7 +16,10 @@ log = logging.getLogger(__name__)
 
 TargetFinder = Callable[[], Awaitable[RepliedMessage]]
 # Answers only the person who asked: moderators' settings, the export, and help.
-PRIVATE_COMMANDS = frozenset({"memesonly", "mode", "threshold", "autoreply", "export", "help"})
+PRIVATE_COMMANDS = frozenset(
+    {"memesonly", "mode", "threshold", "autoreply", "export", "help"}
+    | {"review", "reviewchat", "review_threshold", "labels", "unlabel", "audit", "report"}
+)
 
 # Commands whose subject is a file given with the command.
 UPLOAD_COMMANDS = {
@@ -47,12 +50,19 @@ Apps → **Classify image** (right-click or long-press a message) – check that
 Apps → **Mark as meme** / **Mark as not a meme** – correct me about a message's image
 `/correct label: [message:]` – the same by message link or ID; without one, my latest verdict here
 `/stats` – what I've seen in this channel
+`/report days:` – what memes-only did lately, and the threshold the corrections point to
+Removed by mistake? Press **Appeal** under the notice (only the poster can).
 
 Moderators (Manage Messages in the channel):
 `/memesonly on|off|status` – remove non-memes from this channel
 `/mode delete|warn|dryrun` – what happens to non-memes in a memes-only channel
 `/threshold 0.5–0.99` – how sure I must be before acting
 `/autoreply on|off` – a verdict for every image, or quiet (memes-only still applies)
+`/review_threshold value:` – where doubtful non-memes start: kept and queued for review (`off` closes it)
+`/review` – the queue: doubtful posts and appeals, with buttons
+`/reviewchat code:` – send this channel's queue to a moderators' channel as well (`off`, `status`)
+`/labels`, `/unlabel number:` – your labels (your corrections are this channel's labels at once)
+`/audit` – the last 20 moderator actions and removals
 `/export` – this channel's corrections as a training set (zip)"""
 
 
@@ -172,6 +182,52 @@ def _settings_commands(tree: app_commands.CommandTree[Any], runner: CommandRunne
     @moderators
     async def export(interaction: discord.Interaction) -> None:
         await runner.run(interaction, "export")
+
+    _moderation_commands(tree, runner, moderators)
+
+
+def _moderation_commands(
+    tree: app_commands.CommandTree[Any], runner: CommandRunner, moderators: Callable[[Any], Any]
+) -> None:
+    @tree.command(name="review", description="Posts waiting for a moderator's review, and appeals")
+    @moderators
+    async def review(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "review")
+
+    @tree.command(name="reviewchat", description="Send this channel's review queue to another channel too")
+    @app_commands.describe(code="leave out for a code here; the code in the review channel; off; status")
+    @moderators
+    async def reviewchat(interaction: discord.Interaction, code: str | None = None) -> None:
+        await runner.run(interaction, "reviewchat", _given(code))
+
+    @tree.command(
+        name="review_threshold", description="Where doubtful non-memes start being queued for review"
+    )
+    @app_commands.describe(value="0.5 to 0.99, or off (leave out to see the current one)")
+    @moderators
+    async def review_threshold(interaction: discord.Interaction, value: str | None = None) -> None:
+        await runner.run(interaction, "review_threshold", _given(value))
+
+    @tree.command(name="labels", description="This channel's moderator labels")
+    @moderators
+    async def labels(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "labels")
+
+    @tree.command(name="unlabel", description="Undo a moderator label by its number (see /labels)")
+    @app_commands.describe(number="the label's number")
+    @moderators
+    async def unlabel(interaction: discord.Interaction, number: app_commands.Range[int, 1]) -> None:
+        await runner.run(interaction, "unlabel", (str(number),))
+
+    @tree.command(name="audit", description="The last 20 moderator actions and removals here")
+    @moderators
+    async def audit(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "audit")
+
+    @tree.command(name="report", description="What memes-only did lately, and the threshold to use")
+    @app_commands.describe(days="how many days back (default 7)")
+    async def report(interaction: discord.Interaction, days: app_commands.Range[int, 1, 90] = 7) -> None:
+        await runner.run(interaction, "report", (str(days),))
 
 
 def _given(value: str | None) -> tuple[str, ...]:

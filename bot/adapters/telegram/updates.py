@@ -29,12 +29,19 @@ BOT_COMMANDS = {
     "explain": "Reply to an image: which parts drove my verdict",
     "memeify": "Reply to a photo of a face: make it a meme",
     "stats": "What I've seen in this chat",
+    "report": "What memes-only did lately: /report [days]",
     "help": "What I do and how",
     "memesonly": "Moderators: /memesonly on|off|status",
     "mode": "Moderators: /mode delete|warn|dryrun",
     "threshold": "Moderators: how sure I must be, 0.5-0.99",
     "autoreply": "Moderators: /autoreply on|off",
     "export": "Moderators: corrections as a training zip",
+    "review": "Moderators: posts waiting for review, and appeals",
+    "reviewchat": "Moderators: send review items to another chat",
+    "review_threshold": "Moderators: where the review band starts, or off",
+    "labels": "Moderators: this chat's moderator labels",
+    "unlabel": "Moderators: undo a label (reply, or its number)",
+    "audit": "Moderators: the last 20 moderator actions",
 }
 KNOWN_COMMANDS = frozenset([*BOT_COMMANDS, "start"])
 REMEMBERED_MESSAGES = 10_000
