@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,7 @@ from storage.records import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R", TrustedLabel, ReviewItem, AuditEntry)
 MAX_TEXT = 256  # audit values and names are cut to their columns' size
 
 
@@ -314,53 +316,22 @@ def _item_query(classification_id: int, kind: str) -> Select[ReviewItemRow]:
 
 
 def _label(row: TrustedLabelRow) -> TrustedLabel:
-    return TrustedLabel(
-        id=row.id,
-        platform=row.platform,
-        chat_id=row.chat_id,
-        image_sha256=row.image_sha256,
-        label=row.label,
-        phash=None if row.phash is None else int(row.phash, 16),
-        pixels=row.pixels,
-        classification_id=row.classification_id,
-        set_by=row.set_by,
-        set_by_name=row.set_by_name,
-        created_at=row.created_at,
-    )
+    phash = None if row.phash is None else int(row.phash, 16)
+    return _from_row(TrustedLabel, row, phash=phash)
 
 
 def _item(row: ReviewItemRow) -> ReviewItem:
-    return ReviewItem(
-        id=row.id,
-        platform=row.platform,
-        chat_id=row.chat_id,
-        classification_id=row.classification_id,
-        kind=row.kind,
-        status=row.status,
-        poster_id=row.poster_id,
-        poster_name=row.poster_name,
-        review_chat_id=row.review_chat_id,
-        review_message_id=row.review_message_id,
-        created_at=row.created_at,
-        decided_by=row.decided_by,
-        decided_by_name=row.decided_by_name,
-        decided_at=row.decided_at,
-    )
+    return _from_row(ReviewItem, row)
 
 
 def _audit(row: AuditRow) -> AuditEntry:
-    return AuditEntry(
-        id=row.id,
-        platform=row.platform,
-        chat_id=row.chat_id,
-        created_at=row.created_at,
-        actor_id=row.actor_id,
-        actor_name=row.actor_name,
-        action=row.action,
-        subject=row.subject,
-        old_value=row.old_value,
-        new_value=row.new_value,
-    )
+    return _from_row(AuditEntry, row)
+
+
+def _from_row(record: type[R], row: object, **converted: object) -> R:
+    """A record dataclass from the ORM row's columns of the same names (`converted` ones given)."""
+    values: dict[str, Any] = {f.name: getattr(row, f.name) for f in fields(record)}
+    return record(**(values | converted))
 
 
 def _text(value: object) -> str | None:

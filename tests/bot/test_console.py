@@ -41,6 +41,20 @@ async def test_memes_only_in_the_console(config: Config, tmp_path: Path) -> None
     assert "(message #3 was deleted)" in out
 
 
+async def test_an_appeal_in_the_console_is_yours_and_a_moderator_restores_it(
+    config: Config, tmp_path: Path
+) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(not_meme_jpeg())
+    out = await chat(config, "/memesonly on", str(photo), "!1", "/review", "!2", "/audit")
+    assert "[!1 ⚖️ Appeal]" in out
+    assert "(only you see this): Appeal sent" in out  # pressed as the member who posted it
+    assert "Appeal by you" in out and "[!2 ♻️ Restore]  [!3 ✋ Keep removed]" in out
+    assert "Posted by you, restored by a moderator." in out
+    assert "appeal.uphold #1 posted by you: – → upheld" in out
+    assert len(list((tmp_path / "exports").glob("*restored.jpg"))) == 1
+
+
 async def test_classify_path_correct_and_export(config: Config, tmp_path: Path) -> None:
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(not_meme_jpeg())
