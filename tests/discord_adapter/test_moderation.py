@@ -144,3 +144,26 @@ async def test_a_download_that_fails_costs_only_its_own_image(bot: Bot, world: W
     posted = await fake.post_message(world.memes, world.alice, attachments=files)
     await fake.wait_for(lambda: posted.deleted)  # the non-meme beside it still goes
     assert (await bot.stats(world.memes)).images == 1
+
+
+async def test_an_appeal_decided_from_slash_review_tells_the_poster_by_dm(bot: Bot, world: World) -> None:
+    fake = bot.fake
+    await memes_only(bot, world, world.memes)
+    posted = await fake.post_message(world.memes, world.alice, attachments=[image_file(not_meme_jpeg())])
+    await fake.wait_for(lambda: posted.deleted)
+    notice = await fake.wait_for(
+        lambda: next((m for m in fake.bot_messages(world.memes) if "Removed" in m.content), None)
+    )
+    appealed = await fake.press_button(notice, world.alice, notice.custom_ids[0])
+    assert (await bot.answer(appealed)).content.startswith("Appeal sent")
+
+    review = await fake.slash_command(world.memes, world.mod, "review", {})
+    item = await bot.answer(review)
+    assert item.ephemeral and "Appeal by alice" in item.content and item.message is not None
+    assert len(item.message.uploads) == 1  # the stored copy, shown with the buttons
+    keep_removed = item.message.custom_ids[1]
+    decided = await fake.press_button(item.message, world.mod, keep_removed)
+    assert (await bot.answer(decided)).content.startswith("✋ Appeal rejected")
+    dm = fake.dm_channel(world.alice)
+    told = await fake.wait_for(lambda: fake.bot_messages(dm))
+    assert "kept the removal" in told[0].content
