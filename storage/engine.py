@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+T = TypeVar("T")
 BUSY_TIMEOUT_MS = 15_000
 # Execution option of transactions that will write. SQLite starts them with BEGIN IMMEDIATE: a
 # deferred transaction that reads first cannot upgrade to a write lock once another writer has
@@ -71,3 +74,17 @@ def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) 
 def _begin_sqlite_transaction(connection: Connection) -> None:
     immediate = connection.get_execution_options().get(WRITE_INTENT, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+async def upsert(
+    writers: async_sessionmaker[AsyncSession], apply: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """Runs `apply` in a write transaction, once more if it lost an insert race: a read-then-insert
+    can lose one to another process on PostgreSQL (SQLite writers are serialised by BEGIN
+    IMMEDIATE); the retry then finds the row and updates it."""
+    try:
+        async with writers.begin() as session:
+            return await apply(session)
+    except IntegrityError:
+        async with writers.begin() as session:
+            return await apply(session)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import images
+from storage.engine import upsert
 from storage.models import (
     AuditRow,
     ChatSettingsRow,
@@ -292,13 +292,7 @@ class ModerationRepository:
             return [_audit(row) for row in rows]
 
     async def _upsert(self, apply: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        # Read-then-insert can lose a race to another process (see Repository._upsert): retry once.
-        try:
-            async with self._write.begin() as session:
-                return await apply(session)
-        except IntegrityError:
-            async with self._write.begin() as session:
-                return await apply(session)
+        return await upsert(self._write, apply)
 
 
 def _label_query(platform: str, chat_id: str, image_sha256: str) -> Select[TrustedLabelRow]:

@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage import chats, classifications, images, labelling
-from storage.engine import create_engine, session_factories
+from storage.engine import create_engine, session_factories, upsert
 from storage.errors import DatabaseError, StorageUnavailable, describe_url, reason
 from storage.migrate import upgrade_engine
 from storage.models import ClassificationRow, CorrectionRow
@@ -301,11 +300,4 @@ class Repository:
                 yield replace(image, data=data.get(image.sha256))
 
     async def _upsert(self, apply: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        # A read-then-insert can lose a race to another process on PostgreSQL (SQLite writers are
-        # serialised by BEGIN IMMEDIATE); the retry then finds the row and updates it.
-        try:
-            async with self._write.begin() as session:
-                return await apply(session)
-        except IntegrityError:
-            async with self._write.begin() as session:
-                return await apply(session)
+        return await upsert(self._write, apply)
