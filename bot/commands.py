@@ -11,7 +11,6 @@ from bot.config import ModerationConfig
 from bot.errors import UserError
 from bot.events import CommandIssued
 from bot.moderation.audit import AuditTrail
-from bot.moderation.commands import parse_fraction
 from storage import ChatSettings, Repository, export_corrections
 
 # The audit log's name for each setting: the command that changes it.
@@ -58,7 +57,7 @@ class SettingsCommands:
             return _describe(await self._settings(ev))
         if arg not in ("on", "off"):
             raise UserError("Use /memesonly on, /memesonly off or /memesonly status.")
-        await self._require_moderator(ev)
+        await require_moderator(ev)
         return _describe(await self._update(ev, memes_only=arg == "on"))
 
     async def _mode(self, ev: CommandIssued) -> str:
@@ -68,7 +67,7 @@ class SettingsCommands:
             return f"Mode: {current} ({ACTIONS[current]}). Change it with /mode delete|warn|dryrun."
         if arg not in ACTIONS:
             raise UserError("Use /mode delete, /mode warn or /mode dryrun.")
-        await self._require_moderator(ev)
+        await require_moderator(ev)
         await self._update(ev, action=arg)
         return f"Mode set to {arg}: {ACTIONS[arg]}."
 
@@ -78,7 +77,7 @@ class SettingsCommands:
             current = (await self._settings(ev)).threshold
             return f"Threshold: {current:.2f}. I act on non-memes when I'm at least {current:.0%} sure."
         value = parse_fraction(arg, "/threshold 0.8")
-        await self._require_moderator(ev)
+        await require_moderator(ev)
         await self._update(ev, threshold=value)
         return f"Threshold set to {value:.2f}: I act on non-memes when I'm at least {value:.0%} sure."
 
@@ -89,7 +88,7 @@ class SettingsCommands:
             return f"Auto-replies are {'on' if on else 'off'}."
         if arg not in ("on", "off"):
             raise UserError("Use /autoreply on or /autoreply off.")
-        await self._require_moderator(ev)
+        await require_moderator(ev)
         await self._update(ev, auto_reply=arg == "on")
         if arg == "on":
             return "Auto-replies on: I'll give a verdict on every image."
@@ -107,7 +106,7 @@ class SettingsCommands:
         )
 
     async def _export(self, ev: CommandIssued) -> None:
-        await self._require_moderator(ev)
+        await require_moderator(ev)
         with tempfile.TemporaryDirectory(prefix="memebot-export-") as tmp:
             out = Path(tmp) / f"memebot-{ev.ctx.platform}-{_safe(ev.ctx.chat_id)}-corrections.zip"
             summary = await export_corrections(
@@ -143,9 +142,24 @@ class SettingsCommands:
                 )
         return new
 
-    async def _require_moderator(self, ev: CommandIssued) -> None:
-        if not await ev.ctx.is_moderator(ev.sender.user_id):
-            raise UserError(f"Sorry, only moderators can use /{ev.name} that way.")
+
+async def require_moderator(ev: CommandIssued) -> None:
+    if not await ev.ctx.is_moderator(ev.sender.user_id):
+        raise UserError(f"Sorry, only moderators can use /{ev.name} that way.")
+
+
+def parse_fraction(arg: str, usage: str) -> float:
+    """'0.8', '80%' or '80' as 0.8, between 0.5 and 0.99."""
+    text = arg.rstrip("%")
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{arg!r} is not a number. Use e.g. {usage}.") from None
+    if arg.endswith("%") or value > 1:
+        value /= 100
+    if not 0.5 <= value <= 0.99:
+        raise UserError("It must be between 0.5 and 0.99 (50% to 99%).")
+    return round(value, 4)
 
 
 def _describe(settings: ChatSettings) -> str:

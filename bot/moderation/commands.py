@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot import replies
+from bot.commands import parse_fraction, require_moderator
 from bot.errors import ChatUnavailable, UserError
 from bot.events import CommandIssued
 from bot.moderation.audit import AuditTrail
@@ -59,8 +60,8 @@ class ModerationCommands:
             await ev.ctx.send(text, reply_to=ev.message_id, private=True)
 
     async def _review(self, ev: CommandIssued) -> None:
-        await _require_moderator(ev)
-        await self._desk.show(ev.ctx, ev.sender)
+        await require_moderator(ev)
+        await self._desk.show(ev.ctx)
 
     # ---- the review chat -----------------------------------------------------------------------
 
@@ -73,7 +74,7 @@ class ModerationCommands:
             if settings.review_chat_id is None:
                 return "This chat has no review chat: its items wait in /review here."
             return f"Items to review from this chat also go to chat {settings.review_chat_id}."
-        await _require_moderator(ev)
+        await require_moderator(ev)
         if arg.lower() == "off":
             old = (await self._settings(ev)).review_chat_id
             await self._update(ev, review_chat_id="")
@@ -125,7 +126,7 @@ class ModerationCommands:
             return describe_band(settings)
         arg = ev.args[0].lower()
         value = 1.0 if arg == "off" else parse_fraction(arg, "/review_threshold 0.6")
-        await _require_moderator(ev)
+        await require_moderator(ev)
         changed = await self._update(ev, review_threshold=value)
         await self._audit.record(
             ev.ctx, ev.sender, "review_threshold", old=settings.review_threshold, new=changed.review_threshold
@@ -135,7 +136,7 @@ class ModerationCommands:
     # ---- labels ----------------------------------------------------------------------------
 
     async def _labels(self, ev: CommandIssued) -> str:
-        await _require_moderator(ev)
+        await require_moderator(ev)
         found = await self._repo.moderation.labels(platform=ev.ctx.platform, chat_id=ev.ctx.chat_id)
         if not found:
             return "No moderator's labels here yet: a moderator's correction (button or /correct) makes one."
@@ -143,7 +144,7 @@ class ModerationCommands:
         return "Moderators' labels, newest first (/unlabel N undoes one):\n" + "\n".join(lines)
 
     async def _unlabel(self, ev: CommandIssued) -> str:
-        await _require_moderator(ev)
+        await require_moderator(ev)
         label = await self._label_to_undo(ev)
         removed = await self._repo.moderation.remove_label(label.id)
         if removed is None:
@@ -182,7 +183,7 @@ class ModerationCommands:
     # ---- audit and report --------------------------------------------------------------------
 
     async def _audit_log(self, ev: CommandIssued) -> str:
-        await _require_moderator(ev)
+        await require_moderator(ev)
         entries = await self._repo.moderation.audit_entries(platform=ev.ctx.platform, chat_id=ev.ctx.chat_id)
         if not entries:
             return "The audit log of this chat is empty."
@@ -207,25 +208,6 @@ class ModerationCommands:
             chat_id=ev.ctx.chat_id,
             **changes,  # type: ignore[arg-type]
         )
-
-
-async def _require_moderator(ev: CommandIssued) -> None:
-    if not await ev.ctx.is_moderator(ev.sender.user_id):
-        raise UserError(f"Sorry, only moderators can use /{ev.name}.")
-
-
-def parse_fraction(arg: str, usage: str) -> float:
-    """'0.8', '80%' or '80' as 0.8, between 0.5 and 0.99."""
-    text = arg.rstrip("%")
-    try:
-        value = float(text)
-    except ValueError:
-        raise UserError(f"{arg!r} is not a number. Use e.g. {usage}.") from None
-    if arg.endswith("%") or value > 1:
-        value /= 100
-    if not 0.5 <= value <= 0.99:
-        raise UserError("It must be between 0.5 and 0.99 (50% to 99%).")
-    return round(value, 4)
 
 
 def describe_band(settings: ChatSettings) -> str:

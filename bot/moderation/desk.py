@@ -66,7 +66,7 @@ class ReviewDesk:
             await self._post_to_review_chat(ctx, item, record)
         return item, new
 
-    async def show(self, ctx: ChatContext, moderator: Sender) -> None:
+    async def show(self, ctx: ChatContext) -> None:
         """/review: the open items of this chat and of the chats reviewed here, oldest first."""
         chats = [ctx.chat_id]
         chats += await self._repo.moderation.chats_reviewed_in(
