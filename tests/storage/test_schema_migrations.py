@@ -248,11 +248,16 @@ def _settings_at_0002(path: Path) -> None:
         )
 
 
-async def test_upgrade_from_0002_keeps_settings_and_opens_the_review_band(db_url: str) -> None:
+async def _database_at_0002(db_url: str) -> None:
+    """A database at 0002 holding a classification (written at 0001) with a vote, and a chat's settings."""
     await upgrade(db_url, "0001")
     _insert_classification(db_path(db_url), message_id="10", reply_message_id=None)
     await upgrade(db_url, "0002")
     _settings_at_0002(db_path(db_url))
+
+
+async def test_upgrade_from_0002_keeps_settings_and_opens_the_review_band(db_url: str) -> None:
+    await _database_at_0002(db_url)
 
     repo = await Repository.open(db_url)
     try:
@@ -282,10 +287,7 @@ async def test_upgrade_from_0002_keeps_settings_and_opens_the_review_band(db_url
 
 
 async def test_downgrade_from_0003_keeps_the_older_data(db_url: str) -> None:
-    await upgrade(db_url, "0001")
-    _insert_classification(db_path(db_url), message_id="10", reply_message_id=None)
-    await upgrade(db_url, "0002")
-    _settings_at_0002(db_path(db_url))
+    await _database_at_0002(db_url)
     repo = await Repository.open(db_url)
     try:
         record = await repo.find_classification(platform="telegram", chat_id="-100", message_id="10")
