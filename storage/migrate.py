@@ -9,12 +9,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import WRITE_INTENT, create_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# PostgreSQL advisory lock key taken by every migration run ("memebot" in ASCII), held until commit.
+MIGRATION_LOCK_KEY = 0x6D656D65626F74
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -61,9 +64,15 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 async def _run_command(engine: AsyncEngine, run: Callable[[Config, str], None], revision: str) -> None:
-    # One write transaction for the whole run: two processes starting at once queue on SQLite's
-    # lock, and a failing migration leaves the schema as it was (DDL is transactional here).
+    # One write transaction for the whole run, so two bot processes starting at once queue and the
+    # second finds the schema at head, and a failing migration leaves the schema as it was (DDL is
+    # transactional on both engines). SQLite queues on its write lock; PostgreSQL would let both
+    # read the old version and both create the tables, so they queue on an advisory lock instead.
     async with engine.connect() as connection:
         await connection.execution_options(**{WRITE_INTENT: True})
         async with connection.begin():
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             await connection.run_sync(lambda sync: run(alembic_config(sync), revision))

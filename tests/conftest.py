@@ -14,6 +14,7 @@ from bot.config import Config, ConsoleConfig, ModerationConfig, StorageConfig
 from classifier import Classifier, ClassifierSettings
 from storage import Repository
 from tests.modelfactory import brightness_checkpoint
+from tests.postgres import PostgresServer, PostgresUnavailable, find_bindir, required
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +35,27 @@ def _restore_logging() -> Iterator[None]:
 def bright_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real ResNet101 checkpoint that calls bright images memes and dark ones not (64 px input)."""
     return brightness_checkpoint(tmp_path_factory.mktemp("model") / "brightness")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole run; skipped where none is installed, unless required."""
+    try:
+        server = PostgresServer(find_bindir()).start()
+    except PostgresUnavailable as error:
+        if required():
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the shared server."""
+    return postgres_server.create_database()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Fixtures for storage tests: a repository on a real SQLite file, classifications, JPEG bytes."""
+"""Fixtures for storage tests: a repository on SQLite and on PostgreSQL, classifications, JPEG bytes."""
 
 from __future__ import annotations
 
@@ -27,8 +27,14 @@ def jpeg(color: tuple[int, int, int], size: tuple[int, int] = (24, 16)) -> bytes
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'db' / 'memebot.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Every storage test runs on a real SQLite file and on a real PostgreSQL server."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 @pytest.fixture

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storage import ChatStats, CorrectionRecord, Repository, UnknownClassification
 from tests.storage.conftest import Classify
+from tests.storage.sql import fetch
 
 
-def correction_rows(db_url: str) -> list[tuple[int, str, str, int]]:
-    with sqlite3.connect(Path(db_url.removeprefix("sqlite+aiosqlite:///"))) as db:
-        return db.execute("SELECT classification_id, user_id, label, trusted FROM corrections").fetchall()
+async def correction_rows(db_url: str) -> list[tuple[Any, ...]]:
+    return await fetch(
+        db_url, "SELECT classification_id, user_id, label, trusted FROM corrections ORDER BY id"
+    )
 
 
 async def test_a_user_changing_their_mind_updates_their_vote(
@@ -30,7 +31,7 @@ async def test_a_user_changing_their_mind_updates_their_vote(
 
     assert first == CorrectionRecord(first.id, record.id, "bob", "not_meme", trusted=False, created=True)
     assert second == CorrectionRecord(first.id, record.id, "bob", "meme", trusted=True, created=False)
-    assert correction_rows(db_url) == [(record.id, "bob", "meme", 1)]
+    assert await correction_rows(db_url) == [(record.id, "bob", "meme", True)]
 
 
 async def test_different_users_each_get_a_vote(repo: Repository, classify: Classify, db_url: str) -> None:
@@ -42,7 +43,7 @@ async def test_different_users_each_get_a_vote(repo: Repository, classify: Class
     )
 
     assert other.created is True
-    assert len(correction_rows(db_url)) == 2
+    assert len(await correction_rows(db_url)) == 2
 
 
 async def test_correction_validation(repo: Repository, classify: Classify) -> None:

@@ -1,16 +1,21 @@
-"""The Alembic migrations build the schema from nothing or from an earlier revision, and match the models."""
+"""The Alembic migrations build the schema from nothing or from an earlier revision, and match the models.
+
+Every test taking `db_url` runs on a real SQLite file and on a real PostgreSQL server.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateTable
 
@@ -25,6 +30,7 @@ from storage.migrate import (
     upgrade,
 )
 from storage.models import Base
+from tests.storage.sql import fetch, on, run_sql
 
 EXPECTED_COLUMNS = {
     "chat_settings": {
@@ -99,38 +105,51 @@ EXPECTED_COLUMNS = {
 }
 
 
-def db_path(url: str) -> Path:
-    return Path(url.removeprefix("sqlite+aiosqlite:///"))
+async def columns(url: str) -> dict[str, set[str]]:
+    def look(sync: Connection) -> dict[str, set[str]]:
+        inspector = inspect(sync)
+        return {
+            table: {column["name"] for column in inspector.get_columns(table)}
+            for table in inspector.get_table_names()
+        }
+
+    return await on(url, look)
 
 
-def columns(path: Path) -> dict[str, set[str]]:
-    with sqlite3.connect(path) as db:
-        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {table: {row[1] for row in db.execute(f"PRAGMA table_info({table})")} for table in tables}
-
-
-def version(path: Path) -> list[str]:
-    with sqlite3.connect(path) as db:
-        return [row[0] for row in db.execute("SELECT version_num FROM alembic_version")]
+async def version(url: str) -> list[str]:
+    return [row[0] for row in await fetch(url, "SELECT version_num FROM alembic_version")]
 
 
 async def test_open_creates_every_table_at_head(db_url: str) -> None:
     repo = await Repository.open(db_url)
     await repo.aclose()
 
-    found = columns(db_path(db_url))
+    found = await columns(db_url)
     assert found == {**EXPECTED_COLUMNS, "alembic_version": {"version_num"}}
-    assert version(db_path(db_url)) == [head_revision()] == ["0003"]
+    assert await version(db_url) == [head_revision()] == ["0003"]
 
 
 async def test_indexes_and_constraints_exist(db_url: str) -> None:
     await upgrade(db_url)
-    with sqlite3.connect(db_path(db_url)) as db:
-        indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+    def look(sync: Connection) -> tuple[set[str], dict[str, list[tuple[Any, ...]]]]:
+        inspector = inspect(sync)
+        indexes = {str(index["name"]) for table in EXPECTED_COLUMNS for index in inspector.get_indexes(table)}
         foreign_keys = {
-            table: db.execute(f"PRAGMA foreign_key_list({table})").fetchall()
+            table: [
+                (
+                    fk["referred_table"],
+                    fk["constrained_columns"],
+                    fk["referred_columns"],
+                    fk["options"].get("ondelete"),
+                )
+                for fk in inspector.get_foreign_keys(table)
+            ]
             for table in ("corrections", "verdict_messages")
         }
+        return indexes, foreign_keys
+
+    indexes, foreign_keys = await on(db_url, look)
     assert {
         "ix_classifications_image_sha256",
         "ix_classifications_platform_chat_id_created_at",
@@ -140,9 +159,7 @@ async def test_indexes_and_constraints_exist(db_url: str) -> None:
         "ix_verdict_messages_message_id",
     } <= indexes
     for table in ("corrections", "verdict_messages"):
-        assert [(fk[2], fk[3], fk[4], fk[6]) for fk in foreign_keys[table]] == [
-            ("classifications", "classification_id", "id", "CASCADE")
-        ]
+        assert foreign_keys[table] == [("classifications", ["classification_id"], ["id"], "CASCADE")]
 
 
 async def test_opening_twice_keeps_data_and_version(db_url: str) -> None:
@@ -156,18 +173,32 @@ async def test_opening_twice_keeps_data_and_version(db_url: str) -> None:
     finally:
         await repo.aclose()
     assert settings.memes_only is True
-    assert version(db_path(db_url)) == ["0003"]
+    assert await version(db_url) == ["0003"]
 
 
 async def test_downgrade_to_base_and_upgrade_again(db_url: str) -> None:
     await upgrade(db_url)
     await downgrade(db_url, "base")
-    assert set(columns(db_path(db_url))) == {"alembic_version"}
-    assert version(db_path(db_url)) == []
+    assert set(await columns(db_url)) == {"alembic_version"}
+    assert await version(db_url) == []
 
     repo = await Repository.open(db_url)
     await repo.aclose()
-    assert set(columns(db_path(db_url))) == set(EXPECTED_COLUMNS) | {"alembic_version"}
+    assert set(await columns(db_url)) == set(EXPECTED_COLUMNS) | {"alembic_version"}
+
+
+async def test_processes_opening_a_new_database_at_once_migrate_it_once(db_url: str) -> None:
+    """Bot processes started together each run the migrations: they queue, and the later ones find
+    the schema at head instead of failing on tables that already exist."""
+    opened = await asyncio.wait_for(
+        asyncio.gather(*(Repository.open(db_url) for _ in range(4)), return_exceptions=True), timeout=60
+    )
+    for repository in opened:
+        if isinstance(repository, Repository):
+            await repository.aclose()
+    assert [type(error) for error in opened if isinstance(error, BaseException)] == []
+    assert await version(db_url) == [head_revision()]
+    assert set(await columns(db_url)) == set(EXPECTED_COLUMNS) | {"alembic_version"}
 
 
 async def test_database_at_an_earlier_revision_is_upgraded_on_open(db_url: str) -> None:
@@ -182,28 +213,34 @@ async def test_database_at_an_earlier_revision_is_upgraded_on_open(db_url: str) 
         await engine.dispose()
 
 
-def _insert_classification(path: Path, *, message_id: str, reply_message_id: str | None) -> None:
-    """A row as revision 0001 stored it, verdict reply id in its own column."""
-    with sqlite3.connect(path) as db:
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute(
-            "INSERT INTO classifications (platform, chat_id, message_id, user_id, image_sha256, label,"
-            " confidence, model_version, reply_message_id, created_at) VALUES ('telegram', '-100', ?,"
-            " 'alice', ?, 'meme', 0.9, 'v1', ?, '2026-01-01 00:00:00.000000+00:00')",
-            (message_id, message_id.rjust(64, "0"), reply_message_id),
+async def _insert_classification(url: str, *, message_id: str, reply_message_id: str | None) -> None:
+    """A row as revision 0001 stored it, verdict reply id in its own column, with a member's vote."""
+
+    def insert(sync: Connection) -> None:
+        sync.execute(
+            text(
+                "INSERT INTO classifications (platform, chat_id, message_id, user_id, image_sha256, label,"
+                " confidence, model_version, reply_message_id, created_at) VALUES ('telegram', '-100',"
+                " :message_id, 'alice', :sha, 'meme', 0.9, 'v1', :reply, '2026-01-01 00:00:00+00:00')"
+            ),
+            {"message_id": message_id, "sha": message_id.rjust(64, "0"), "reply": reply_message_id},
         )
-        db.execute(
-            "INSERT INTO corrections (classification_id, user_id, label, trusted, created_at, updated_at)"
-            " SELECT id, 'bob', 'not_meme', 0, created_at, created_at FROM classifications"
-            " WHERE message_id = ?",
-            (message_id,),
+        sync.execute(
+            text(
+                "INSERT INTO corrections (classification_id, user_id, label, trusted, created_at, updated_at)"
+                " SELECT id, 'bob', 'not_meme', false, created_at, created_at FROM classifications"
+                " WHERE message_id = :message_id"
+            ),
+            {"message_id": message_id},
         )
+
+    await on(url, insert)
 
 
 async def test_upgrade_from_0001_keeps_verdict_replies_resolvable(db_url: str) -> None:
     await upgrade(db_url, "0001")
-    _insert_classification(db_path(db_url), message_id="10", reply_message_id="11")
-    _insert_classification(db_path(db_url), message_id="20", reply_message_id=None)
+    await _insert_classification(db_url, message_id="10", reply_message_id="11")
+    await _insert_classification(db_url, message_id="20", reply_message_id=None)
 
     repo = await Repository.open(db_url)
     try:
@@ -215,12 +252,12 @@ async def test_upgrade_from_0001_keeps_verdict_replies_resolvable(db_url: str) -
         assert (await repo.chat_stats(**where)).feedback_votes == 2  # the corrections survived
     finally:
         await repo.aclose()
-    assert version(db_path(db_url)) == ["0003"]
+    assert await version(db_url) == ["0003"]
 
 
 async def test_downgrade_to_0001_keeps_the_newest_verdict_reply(db_url: str) -> None:
     await upgrade(db_url, "0001")
-    _insert_classification(db_path(db_url), message_id="10", reply_message_id="11")
+    await _insert_classification(db_url, message_id="10", reply_message_id="11")
     repo = await Repository.open(db_url)
     try:
         record = await repo.find_classification(platform="telegram", chat_id="-100", message_id="10")
@@ -230,30 +267,23 @@ async def test_downgrade_to_0001_keeps_the_newest_verdict_reply(db_url: str) -> 
         await repo.aclose()
 
     await downgrade(db_url, "0001")
-    assert version(db_path(db_url)) == ["0001"]
+    assert await version(db_url) == ["0001"]
 
-    with sqlite3.connect(db_path(db_url)) as db:
-        assert db.execute("SELECT message_id, reply_message_id FROM classifications").fetchall() == [
-            ("10", "12")
-        ]
-        assert db.execute("SELECT count(*) FROM corrections").fetchone() == (1,)
-    assert "verdict_messages" not in columns(db_path(db_url))
-
-
-def _settings_at_0002(path: Path) -> None:
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "INSERT INTO chat_settings (platform, chat_id, memes_only, action, threshold, auto_reply,"
-            " updated_at) VALUES ('telegram', '-100', 1, 'dryrun', 0.9, 1, '2026-01-01 00:00:00+00:00')"
-        )
+    assert await fetch(db_url, "SELECT message_id, reply_message_id FROM classifications") == [("10", "12")]
+    assert await fetch(db_url, "SELECT count(*) FROM corrections") == [(1,)]
+    assert "verdict_messages" not in await columns(db_url)
 
 
 async def _database_at_0002(db_url: str) -> None:
     """A database at 0002 holding a classification (written at 0001) with a vote, and a chat's settings."""
     await upgrade(db_url, "0001")
-    _insert_classification(db_path(db_url), message_id="10", reply_message_id=None)
+    await _insert_classification(db_url, message_id="10", reply_message_id=None)
     await upgrade(db_url, "0002")
-    _settings_at_0002(db_path(db_url))
+    await run_sql(
+        db_url,
+        "INSERT INTO chat_settings (platform, chat_id, memes_only, action, threshold, auto_reply,"
+        " updated_at) VALUES ('telegram', '-100', true, 'dryrun', 0.9, true, '2026-01-01 00:00:00+00:00')",
+    )
 
 
 async def test_upgrade_from_0002_keeps_settings_and_opens_the_review_band(db_url: str) -> None:
@@ -283,7 +313,7 @@ async def test_upgrade_from_0002_keeps_settings_and_opens_the_review_band(db_url
         await repo.moderation.audit(**where, actor_id="mod", actor_name="Mod", action="label")
     finally:
         await repo.aclose()
-    assert version(db_path(db_url)) == ["0003"]
+    assert await version(db_url) == ["0003"]
 
 
 async def test_downgrade_from_0003_keeps_the_older_data(db_url: str) -> None:
@@ -301,19 +331,18 @@ async def test_downgrade_from_0003_keeps_the_older_data(db_url: str) -> None:
 
     await downgrade(db_url, "0002")
 
-    assert version(db_path(db_url)) == ["0002"]
-    found = columns(db_path(db_url))
+    assert await version(db_url) == ["0002"]
+    found = await columns(db_url)
     assert not {"trusted_labels", "review_items", "audit_log"} & set(found)
     assert found["chat_settings"] == EXPECTED_COLUMNS["chat_settings"] - {
         "review_threshold",
         "review_chat_id",
     }
-    with sqlite3.connect(db_path(db_url)) as db:
-        assert db.execute("SELECT action, threshold FROM chat_settings").fetchall() == [("dryrun", 0.9)]
-        assert db.execute("SELECT count(*) FROM classifications").fetchone() == (1,)
-        assert db.execute("SELECT count(*) FROM corrections").fetchone() == (1,)
+    assert await fetch(db_url, "SELECT action, threshold FROM chat_settings") == [("dryrun", 0.9)]
+    assert await fetch(db_url, "SELECT count(*) FROM classifications") == [(1,)]
+    assert await fetch(db_url, "SELECT count(*) FROM corrections") == [(1,)]
     await upgrade(db_url)  # and back up again
-    assert version(db_path(db_url)) == ["0003"]
+    assert await version(db_url) == ["0003"]
 
 
 async def test_migration_matches_the_models(db_url: str) -> None:
@@ -332,14 +361,14 @@ async def test_migration_matches_the_models(db_url: str) -> None:
 async def test_open_without_upgrade_leaves_the_schema_alone(db_url: str) -> None:
     repo = await Repository.open(db_url, upgrade=False)
     await repo.aclose()
-    assert "chat_settings" not in columns(db_path(db_url))
+    assert "chat_settings" not in await columns(db_url)
 
 
-async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(db_url: str) -> None:
-    await upgrade(db_url)
-    with sqlite3.connect(db_path(db_url)) as db:
+async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(sqlite_url: str) -> None:
+    await upgrade(sqlite_url)
+    with sqlite3.connect(Path(sqlite_url.removeprefix("sqlite+aiosqlite:///"))) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    engine = create_engine(db_url)
+    engine = create_engine(sqlite_url)
     try:
         async with engine.connect() as connection:
             foreign_keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar()
