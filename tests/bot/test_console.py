@@ -55,6 +55,15 @@ async def test_an_appeal_in_the_console_is_yours_and_a_moderator_restores_it(
     assert len(list((tmp_path / "exports").glob("*restored.jpg"))) == 1
 
 
+async def test_a_label_set_in_the_console_keeps_the_repost(config: Config, tmp_path: Path) -> None:
+    photo = tmp_path / "chart.jpg"
+    photo.write_bytes(not_meme_jpeg())
+    out = await chat(config, str(photo), "!2", "/memesonly on", str(photo), "/labels")
+    assert "That's this chat's label for this image" in out  # the console user moderates
+    assert "😂 Meme (a moderator's label)" in out
+    assert "Removed a non-meme" not in out and "was deleted" not in out
+
+
 async def test_classify_path_correct_and_export(config: Config, tmp_path: Path) -> None:
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(not_meme_jpeg())

@@ -167,3 +167,21 @@ async def test_an_appeal_decided_from_slash_review_tells_the_poster_by_dm(bot: B
     dm = fake.dm_channel(world.alice)
     told = await fake.wait_for(lambda: fake.bot_messages(dm))
     assert "kept the removal" in told[0].content
+
+
+async def test_a_moderators_label_stops_a_repost_being_removed(bot: Bot, world: World) -> None:
+    fake = bot.fake
+    chart = not_meme_jpeg(7)
+    first = await fake.post_message(world.memes, world.alice, attachments=[image_file(chart)])
+    verdict = await bot.reply_to(first)
+    assert verdict.content.startswith("🖼️ Not a meme")
+    _, wrong = verdict.custom_ids
+    labelled = await bot.answer(await fake.press_button(verdict, world.mod, wrong))
+    assert labelled.content.startswith("Thanks! Noted: meme. That's this chat's label")
+    await memes_only(bot, world, world.memes)
+
+    repost = await fake.post_message(world.memes, world.alice, attachments=[image_file(chart)])
+    assert (await bot.reply_to(repost)).content.startswith("😂 Meme (a moderator's label)")
+    other = await fake.post_message(world.memes, world.alice, attachments=[image_file(not_meme_jpeg(8))])
+    await fake.wait_for(lambda: other.deleted)
+    assert not repost.deleted

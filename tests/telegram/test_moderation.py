@@ -81,3 +81,23 @@ async def test_the_review_band_queues_a_doubtful_post(
     ]
     tg.press_button(chats.group, chats.olga, item.message_id, dict(item.buttons)["🗑️ Remove"] or "")
     await tg.wait_for(lambda: posted["message_id"] in tg.deleted(chats.group) or None)
+
+
+async def test_a_moderators_label_stops_a_repost_being_removed(
+    bot: TelegramAdapter, tg: FakeTelegram, chats: Chats
+) -> None:
+    chart = not_meme_jpeg(7)
+    tg.send_photo(chats.group, chats.alice, chart)
+    verdict = await tg.wait_for_message(chats.group, containing="🖼️ Not a meme")
+    [_, (wrong, payload)] = verdict.buttons
+    assert wrong.startswith("❌ Wrong")
+    tg.press_button(chats.group, chats.olga, verdict.message_id, payload or "")  # the creator: trusted
+    await tg.wait_for(lambda: [a for a in tg.callback_answers if "Noted" in a.get("text", "")])
+    await memes_only(tg, chats)
+
+    repost = tg.send_photo(chats.group, chats.alice, chart)
+    reply = await tg.wait_for_message(chats.group, containing="a moderator's label")
+    assert reply.text is not None and reply.text.startswith("😂 Meme (a moderator's label)")
+    other = tg.send_photo(chats.group, chats.alice, not_meme_jpeg(8))
+    await tg.wait_for(lambda: other["message_id"] in tg.deleted(chats.group) or None)
+    assert repost["message_id"] not in tg.deleted(chats.group)
