@@ -66,8 +66,9 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 async def _run_command(engine: AsyncEngine, run: Callable[[Config, str], None], revision: str) -> None:
     # One write transaction for the whole run, so two bot processes starting at once queue and the
     # second finds the schema at head, and a failing migration leaves the schema as it was (DDL is
-    # transactional on both engines). SQLite queues on its write lock; PostgreSQL would let both
-    # read the old version and both create the tables, so they queue on an advisory lock instead.
+    # transactional on both engines). SQLite queues on its write lock. PostgreSQL takes no such lock
+    # by itself (four processes opening a new database at once hung without one), so they queue on
+    # an advisory lock instead.
     async with engine.connect() as connection:
         await connection.execution_options(**{WRITE_INTENT: True})
         async with connection.begin():
